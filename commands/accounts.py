@@ -1,0 +1,92 @@
+"""Opening accounts and checking their credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+
+from aggregates.account import PLATFORM, Account, Role, check_username
+from aggregates.errors import AlreadyTaken
+from aggregates.uniqueness import UniqueClaim, claim_id
+from commands.errors import Unauthenticated
+from commands.passwords import hash_password, verify_password
+from commands.platform import Caller, CommandResult, CommandRunner, Outcome
+
+USERNAME_CLAIM = "username"
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    enterprise_id: str
+    role: str
+    username: str
+
+
+def username_key(username: str) -> str:
+    return username.casefold()
+
+
+def claim_username(
+    runner: CommandRunner, username: str, account_id: UUID, enterprise_id: str
+) -> UniqueClaim:
+    key = username_key(check_username(username))
+    if runner.exists(claim_id(USERNAME_CLAIM, key)):
+        raise AlreadyTaken(
+            f"username {username!r} is taken; choose another",
+            field="username",
+            code="USERNAME_TAKEN",
+        )
+    return UniqueClaim.claim(USERNAME_CLAIM, key, account_id, enterprise_id)
+
+
+class AccountCommands:
+    def __init__(self, runner: CommandRunner) -> None:
+        self.runner = runner
+
+    def open_operator(
+        self, caller: Caller, username: str, password: str
+    ) -> CommandResult:
+        def work() -> Outcome:
+            account_id = uuid4()
+            claim = claim_username(self.runner, username, account_id, PLATFORM)
+            account = Account.open(
+                username=username,
+                password_hash=hash_password(password),
+                role=Role.OPERATOR,
+                enterprise_id=PLATFORM,
+                account_id=account_id,
+            )
+            return Outcome(
+                [account, claim], {"account_id": str(account.id)}, account, created=True
+            )
+
+        return self.runner.run(caller, "open_operator", {"username": username}, work)
+
+    def authenticate(self, username: str, password: str) -> Principal:
+        """The account behind a username and password. A wrong username and a
+        wrong password fail alike, so the answer never tells whether an account
+        exists."""
+        account = self._find(username)
+        if not verify_password(account.password_hash if account else None, password):
+            raise Unauthenticated("wrong username or password")
+        assert account is not None
+        return Principal(
+            account_id=str(account.id),
+            enterprise_id=account.enterprise_id,
+            role=account.role.value,
+            username=account.username,
+        )
+
+    def _find(self, username: str) -> Account | None:
+        repository = self.runner.app.repository
+        try:
+            claim: UniqueClaim = repository.get(
+                claim_id(USERNAME_CLAIM, username_key(username))
+            )
+            account: Account = repository.get(UUID(claim.holder_id))
+        except AggregateNotFoundError:
+            return None
+        return account

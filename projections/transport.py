@@ -1,0 +1,259 @@
+"""Carrying events from the store to projection workers through Apache Kafka.
+
+The relay tails the notification log and publishes each event to one topic,
+keyed and partitioned by aggregate id so that each aggregate's events stay in
+order. Its own position is stored only after the broker acknowledged every
+event up to it: a crash between the two sends some events again, never loses
+one (at-least-once). Workers drop the repeats by their watermarks
+(:mod:`projections.engine`).
+
+Partitioning is explicit (CRC-32 of the aggregate id modulo the partition
+count) rather than left to the client's partitioner, so that the read API can
+tell which partition's watermark to wait on for a given event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from projections.engine import Engine, now_text
+from projections.events import EventDecoder, EventRecord
+from projections.store import ViewDatabase
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOPIC = "shouying.events"
+
+
+class TransportError(Exception):
+    """Kafka refused or failed; the client's error is chained."""
+
+
+def partition_for(aggregate_id: str | UUID, partitions: int) -> int:
+    return zlib.crc32(str(aggregate_id).encode()) % partitions
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shouying-admin")
+    try:
+        admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=-1)]
+        )
+        logger.info("created topic %s with %d partitions", topic, partitions)
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def encode(notification: Notification) -> bytes:
+    return orjson.dumps(
+        {
+            "notification_id": notification.id,
+            "originator_id": str(notification.originator_id),
+            "originator_version": notification.originator_version,
+            "topic": notification.topic,
+            "state": orjson.Fragment(notification.state),
+        }
+    )
+
+
+def decode(body: bytes) -> Notification:
+    message = orjson.loads(body)
+    return Notification(
+        id=int(message["notification_id"]),
+        originator_id=UUID(message["originator_id"]),
+        originator_version=int(message["originator_version"]),
+        topic=message["topic"],
+        state=orjson.dumps(message["state"]),
+    )
+
+
+RELAY_DDL = (
+    "CREATE TABLE IF NOT EXISTS relay_positions ("
+    " topic TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)"
+)
+
+
+class Relay:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        db: ViewDatabase,
+        producer: Callable[[], KafkaProducer],
+        *,
+        topic: str = DEFAULT_TOPIC,
+        partitions: int = 6,
+        batch: int = 500,
+    ) -> None:
+        self.recorder = recorder
+        self.db = db
+        self.new_producer = producer
+        self.topic = topic
+        self.partitions = partitions
+        self.batch = batch
+        self._producer: KafkaProducer | None = None
+        with db.transaction() as tx:
+            tx.execute(RELAY_DDL)
+
+    def position(self) -> int:
+        with self.db.transaction(write=False) as tx:
+            row = tx.one(
+                "SELECT position FROM relay_positions WHERE topic = %s", (self.topic,)
+            )
+        return int(row["position"]) if row else 0
+
+    def step(self, after: int) -> int:
+        """Publishes one batch after ``after``; returns the new position."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=self.batch, inclusive_of_start=False
+        )
+        if not notifications:
+            return after
+        producer = self._producer or self.new_producer()
+        self._producer = producer
+        try:
+            futures = [
+                producer.send(
+                    self.topic,
+                    key=str(n.originator_id).encode(),
+                    value=encode(n),
+                    partition=partition_for(n.originator_id, self.partitions),
+                    headers=[
+                        ("notification_id", str(n.id).encode()),
+                        ("event_type", n.topic.encode()),
+                    ],
+                )
+                for n in notifications
+            ]
+            producer.flush()
+            for future in futures:
+                future.get(timeout=30)
+        except KafkaError as e:
+            self._drop_producer()
+            raise TransportError(f"publishing after {after} failed: {e}") from e
+        last = int(notifications[-1].id)
+        self._store(last)
+        return last
+
+    def _store(self, position: int) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO relay_positions (topic, position, updated_at)"
+                " VALUES (%s, %s, %s) ON CONFLICT (topic) DO UPDATE SET"
+                " position = excluded.position, updated_at = excluded.updated_at",
+                (self.topic, position, now_text()),
+            )
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception:
+                logger.debug("closing the producer failed", exc_info=True)
+        self._producer = None
+
+    def run(self, stop: Callable[[], bool], idle: float = 0.02) -> None:
+        position = self.position()
+        logger.info("relay starts after position %d", position)
+        while not stop():
+            try:
+                moved = self.step(position)
+            except TransportError:
+                logger.warning("relay could not publish; retrying", exc_info=True)
+                time.sleep(1.0)
+                continue
+            if moved == position:
+                time.sleep(idle)
+            position = moved
+        self._drop_producer()
+
+
+def new_producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="shouying-relay",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        retries=10,
+        delivery_timeout_ms=60_000,
+    )
+
+
+def records_of(messages: list[Any], decoder: EventDecoder) -> list[EventRecord]:
+    return [decoder.decode(decode(m.value)) for m in messages]
+
+
+class ProjectionWorker:
+    """Consumes the event topic in a consumer group and keeps one view.
+
+    Partitions spread over the group's workers; when one dies, the group hands
+    its partitions to another, which resumes from the last committed offset.
+    The offset is committed after the view's transaction, so a crash between
+    the two replays a batch that the watermark then drops.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        view: str,
+        decoder: EventDecoder,
+        bootstrap: str,
+        *,
+        topic: str = DEFAULT_TOPIC,
+    ) -> None:
+        engine.projection(view)
+        self.engine = engine
+        self.view = view
+        self.decoder = decoder
+        self.consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=f"shouying.view.{view}",
+            client_id=f"shouying-project-{view}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
+
+    def step(self, timeout_ms: int = 200) -> int:
+        batches: dict[TopicPartition, list[Any]] = self.consumer.poll(
+            timeout_ms=timeout_ms
+        )
+        count = 0
+        for tp, messages in batches.items():
+            self.engine.apply(
+                self.view, tp.partition, records_of(messages, self.decoder)
+            )
+            offset = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
+            try:
+                self.consumer.commit({tp: offset})
+            except CommitFailedError:
+                # The group rebalanced: whoever owns the partition now replays
+                # from the last commit and the watermark drops what we applied.
+                logger.info("offset commit lost to a rebalance on %s", tp)
+            count += len(messages)
+        return count
+
+    def run(self, stop: Callable[[], bool]) -> None:
+        logger.info("worker for view %s starts", self.view)
+        try:
+            while not stop():
+                self.step()
+        finally:
+            self.consumer.close()

@@ -1,0 +1,78 @@
+"""Errors as RFC 9457 problem documents with a stable machine ``code``.
+
+Titles are given in Chinese (the default) and English, chosen by
+``Accept-Language``; ``detail`` says what exactly was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+PROBLEM_TYPE = "https://shouying.example/problems/"
+
+TITLES: dict[str, tuple[str, str]] = {
+    "VALIDATION_FAILED": ("请求内容不符合要求", "The request is not valid"),
+    "MALFORMED_JSON": ("请求体不是合法的 JSON", "The request body is not valid JSON"),
+    "BODY_TOO_LARGE": ("请求体过大", "The request body is too large"),
+    "UNSUPPORTED_MEDIA_TYPE": ("不支持的内容类型", "Unsupported content type"),
+    "UNAUTHENTICATED": ("需要登录", "Authentication is required"),
+    "FORBIDDEN": ("没有该操作的权限", "You lack the permission for this"),
+    "NOT_FOUND": ("资源不存在", "Not found"),
+    "METHOD_NOT_ALLOWED": ("不支持该请求方法", "Method not allowed"),
+    "CONFLICT": ("数据已被他人修改，请刷新后重试", "Changed by someone else; reload"),
+    "IDEMPOTENCY_KEY_REUSED": (
+        "幂等键已用于另一请求",
+        "The Idempotency-Key was used for another request",
+    ),
+    "INVALID_VALUE": ("字段值不合法", "A field has an invalid value"),
+    "INVALID_USCC": ("统一社会信用代码不合法", "Invalid unified social credit code"),
+    "WEAK_PASSWORD": ("密码不符合要求", "The password is too weak"),
+    "ENTERPRISE_NAME_TAKEN": ("该企业已存在，不可重复注册", "The enterprise exists"),
+    "USCC_TAKEN": ("该统一社会信用代码已注册", "The credit code is registered"),
+    "USERNAME_TAKEN": ("用户名已被使用", "The username is taken"),
+    "ENTERPRISE_NOT_PENDING": ("企业不在待审核状态", "The enterprise is not pending"),
+    "INVALID_STATE": ("当前状态不允许该操作", "Not allowed in the current state"),
+    "INVALID_CURSOR": ("分页游标不合法", "Invalid cursor"),
+    "SERVICE_UNAVAILABLE": ("服务暂不可用", "Service unavailable"),
+    "INTERNAL_ERROR": ("服务器内部错误", "Internal server error"),
+}
+
+
+def prefers_english(request: Request) -> bool:
+    language = request.headers.get("accept-language", "zh-CN").strip().lower()
+    return language.startswith("en")
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    zh, en = TITLES.get(code, (code, code))
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code.lower().replace("_", "-"),
+        "title": en if prefers_english(request) else zh,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )

@@ -1,0 +1,90 @@
+"""Builds the platform's parts from the settings, for every entry point."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from commands.accounts import AccountCommands
+from commands.enterprises import EnterpriseCommands
+from commands.history import History
+from commands.platform import CommandRunner, Platform
+from projections.audit import AuditView
+from projections.engine import Engine, LogFollower, Projection
+from projections.enterprises import EnterprisesView
+from projections.events import EventDecoder
+from projections.store import PostgresViews, SqliteViews, ViewDatabase
+from projections.transport import partition_for
+from read_api.settings import Settings
+
+WHOLE_LOG = -1
+
+
+def all_projections() -> list[Projection]:
+    return [AuditView(), EnterprisesView()]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    app: Platform
+    views: ViewDatabase
+    engine: Engine
+    decoder: EventDecoder
+    runner: CommandRunner
+    enterprises: EnterpriseCommands
+    accounts: AccountCommands
+    history: History
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _follower: threading.Thread | None = None
+
+    def start_follower(self) -> None:
+        """Keeps the views current in-process, when no Kafka carries events."""
+        follower = LogFollower(self.engine, self.app.recorder, self.decoder)
+        self._follower = threading.Thread(
+            target=follower.run,
+            args=(self._stop.is_set,),
+            name="projection-follower",
+            daemon=True,
+        )
+        self._follower.start()
+
+    def partition_of(self, position: int) -> int:
+        """The partition whose watermark says whether the event at
+        ``position`` has reached a view."""
+        if not self.settings.kafka_bootstrap:
+            return WHOLE_LOG
+        found = self.app.recorder.select_notifications(start=position, limit=1)
+        if not found:
+            return WHOLE_LOG
+        return partition_for(found[0].originator_id, self.settings.kafka_partitions)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=5)
+        self.views.close()
+        self.app.close()
+
+
+def build(settings: Settings) -> Services:
+    app = Platform(env=settings.eventsourcing_env())
+    views: ViewDatabase
+    if settings.uses_postgres:
+        views = PostgresViews(str(settings.database_url), max_size=settings.pool_size)
+    else:
+        views = SqliteViews(settings.data_dir / "views.sqlite")
+    engine = Engine(views, all_projections())
+    engine.setup()
+    runner = CommandRunner(app)
+    return Services(
+        settings=settings,
+        app=app,
+        views=views,
+        engine=engine,
+        decoder=EventDecoder(app.mapper),
+        runner=runner,
+        enterprises=EnterpriseCommands(runner),
+        accounts=AccountCommands(runner),
+        history=History(app),
+    )
