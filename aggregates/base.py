@@ -73,7 +73,7 @@ class TracedAggregate(Aggregate):
     class Created(Event, Aggregate.Created):
         pass
 
-    def __base_init__(  # type: ignore[override] (adds the owning enterprise)
+    def __base_init__(  # type: ignore[override]  # adds the owning enterprise
         self,
         originator_id: Any,
         originator_version: int,

@@ -23,8 +23,8 @@ Unified social credit code (统一社会信用代码, GB 32100-2015)
     The check character of position 18 makes the weighted sum of all 18 values
     divisible by 31. With weight ``3**(i - 1) % 31`` for position ``i`` (1, 3,
     9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28) over positions
-    1-17 it is
-    ``(31 - sum(w_i * value(c_i)) % 31) % 31``, mapped back into the alphabet.
+    1-17 it is ``(31 - sum(w_i * value(c_i)) % 31) % 31``, mapped back into the
+    alphabet.
     Because 31 is prime and no weight is a multiple of it, any single wrong
     character anywhere in the code is detected.
 
@@ -41,9 +41,10 @@ Resident identity card number (居民身份证号码, GB 11643-1999)
     of first registration, the birth date as ``YYYYMMDD``, a three-digit
     sequence code (odd for men, even for women) and a check character. With
     weight ``2**(18 - i) % 11`` for position ``i`` (7, 9, 10, 5, 8, 4, 2, 1, 6,
-    3, 7, 9, 10, 5, 8, 4, 2) over the first 17 digits the check is ``(12 - sum % 11) % 11``,
-    where 10 is written ``X``. A number is accepted here only if its birth date
-    is a real calendar date, no earlier than 1900-01-01 and not in the future.
+    3, 7, 9, 10, 5, 8, 4, 2) over the first 17 digits the check is
+    ``(12 - sum % 11) % 11``, where 10 is written ``X``. A number is accepted
+    here only if its birth date is a real calendar date, no earlier than
+    1900-01-01 and not in the future.
 
 All functions are pure: they read no files, databases or services. The only
 clock they consult is ``date.today()``, and only when the caller passes no
@@ -52,6 +53,7 @@ clock they consult is ``date.today()``, and only when the caller passes no
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 __all__ = [
@@ -106,7 +108,9 @@ class InvalidIdentifier(ValueError):
 
 
 def _normalise(text: str) -> str:
-    return text.strip().upper()
+    # NFKC folds full-width digits and letters (９１３５...) typed with a
+    # Chinese input method into their ASCII forms.
+    return unicodedata.normalize("NFKC", text).strip().upper()
 
 
 # --- unified social credit code ------------------------------------------------

@@ -1,0 +1,54 @@
+"""Accounts, passwords and what an auditor may see of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregates.account import Account, Role
+from aggregates.errors import InvalidValue
+from commands.passwords import check_password_rules, hash_password, verify_password
+
+
+def test_a_password_hash_is_argon2_and_verifies_only_the_right_password() -> None:
+    hashed = hash_password("correct-horse-1")
+
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "correct-horse-1")
+    assert not verify_password(hashed, "correct-horse-2")
+
+
+def test_verifying_against_no_account_fails_like_a_wrong_password() -> None:
+    assert not verify_password(None, "anything-1")
+
+
+@pytest.mark.parametrize("password", ["short1", "onlyletters", "1234567890"])
+def test_weak_passwords_are_refused(password: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        check_password_rules(password)
+
+    assert refused.value.code == "WEAK_PASSWORD"
+
+
+def test_an_accounts_public_state_never_shows_the_password_hash() -> None:
+    account = Account.open(
+        username="op-1",
+        password_hash=hash_password("secret-pass-1"),
+        role=Role.OPERATOR,
+        enterprise_id="platform",
+    )
+
+    state = account.public_state()
+
+    assert state["username"] == "op-1"
+    assert "password_hash" not in state
+
+
+@pytest.mark.parametrize("username", ["ab", "has space", "名字", "x" * 41])
+def test_malformed_usernames_are_refused(username: str) -> None:
+    with pytest.raises(InvalidValue):
+        Account.open(
+            username=username,
+            password_hash="h",
+            role=Role.ENTERPRISE_ADMIN,
+            enterprise_id="e",
+        )
