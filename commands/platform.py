@@ -19,7 +19,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
 from aggregates.base import TracedAggregate, acting
-from commands.errors import Conflict, IdempotencyKeyReused, NotFound
+from aggregates.errors import DomainError
+from commands.errors import CommandError, Conflict, IdempotencyKeyReused, NotFound
 
 
 class Platform(Application[UUID]):
@@ -173,33 +174,40 @@ class CommandRunner:
             if earlier is not None:
                 return earlier
 
-        with acting(caller.account_id, caller.correlation_id):
-            outcome = work()
-            version = outcome.main.version if outcome.main is not None else None
-            to_save: list[TracedAggregate] = list(outcome.aggregates)
-            reply = {"ids": outcome.ids, "version": version, "created": outcome.created}
-            if key is not None:
-                to_save.append(
-                    IdempotentReply._create(
-                        IdempotentReply.Recorded,
-                        id=reply_id(caller.account_id, key),
-                        enterprise_id=caller.enterprise_id,
-                        fingerprint=print_,
-                        reply=reply,
-                    )
-                )
-            try:
-                recordings = self.app.save(*to_save)
-            except RecordConflictError as e:
-                # The same key raced with itself: the winner's answer is ours.
+        try:
+            with acting(caller.account_id, caller.correlation_id):
+                outcome = work()
+                version = outcome.main.version if outcome.main else None
+                to_save: list[TracedAggregate] = list(outcome.aggregates)
                 if key is not None:
-                    earlier = self._earlier_reply(caller.account_id, key, print_)
-                    if earlier is not None:
-                        return earlier
+                    to_save.append(
+                        IdempotentReply._create(
+                            IdempotentReply.Recorded,
+                            id=reply_id(caller.account_id, key),
+                            enterprise_id=caller.enterprise_id,
+                            fingerprint=print_,
+                            reply={
+                                "ids": outcome.ids,
+                                "version": version,
+                                "created": outcome.created,
+                            },
+                        )
+                    )
+                recordings = self.app.save(*to_save)
+        except (RecordConflictError, DomainError, CommandError) as e:
+            # A request repeated while its first copy was still running loses
+            # the race on the store, or finds the work already done (an
+            # approval approved). Either way the first copy's answer is ours.
+            if key is not None:
+                earlier = self._earlier_reply(caller.account_id, key, print_)
+                if earlier is not None:
+                    return earlier
+            if isinstance(e, RecordConflictError):
                 raise Conflict(
                     "another command changed the same record at the same time; "
                     "reload it and try again"
                 ) from e
+            raise
 
         position = (
             max((r.notification.id or 0) for r in recordings) if recordings else 0

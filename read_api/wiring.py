@@ -14,6 +14,7 @@ from projections.engine import Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
 from projections.store import PostgresViews, SqliteViews, ViewDatabase
+from projections.streams import StreamsView
 from projections.transport import partition_for
 from read_api.settings import Settings
 
@@ -21,7 +22,7 @@ WHOLE_LOG = -1
 
 
 def all_projections() -> list[Projection]:
-    return [AuditView(), EnterprisesView()]
+    return [AuditView(), EnterprisesView(), StreamsView()]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -29,17 +30,25 @@ def _service(variable: str) -> str:
     pytest.skip(f"{variable} is not set (run deploy/local/run-tests)")
 
 
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped after the test."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
     server = _service("SHOUYING_TEST_DATABASE_URL")
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     base, _, _ = server.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
