@@ -204,7 +204,7 @@ class Engine:
             if row is None:
                 raise UnknownView(f"view {view!r} is not set up")
             generation = int(row["active"])
-            mark = self.watermark(tx, view, generation, part)
+            mark = self._lock_watermark(tx, view, generation, part)
             fresh = [e for e in events if e.position > mark]
             if not fresh:
                 return mark
@@ -214,6 +214,26 @@ class Engine:
             mark = fresh[-1].position
             self._advance(tx, view, generation, part, mark, len(fresh))
             return mark
+
+    def _lock_watermark(self, tx: Tx, view: str, generation: int, part: int) -> int:
+        # Two workers can hold the same partition for a moment while the group
+        # rebalances. Locking the partition's position row makes the second
+        # wait for the first to commit and then read its watermark, so a batch
+        # both received is applied once.
+        tx.execute(
+            "INSERT INTO projection_positions"
+            " (view, generation, part, position, applied, updated_at)"
+            " VALUES (%s, %s, %s, 0, 0, %s)"
+            " ON CONFLICT (view, generation, part) DO NOTHING",
+            (view, generation, part, now_text()),
+        )
+        tx.one(
+            "SELECT position FROM projection_positions"
+            " WHERE view = %s AND generation = %s AND part = %s"
+            + tx.lock_clause("UPDATE"),
+            (view, generation, part),
+        )
+        return self.watermark(tx, view, generation, part)
 
     @staticmethod
     def _advance(

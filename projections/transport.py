@@ -45,7 +45,23 @@ def partition_for(aggregate_id: str | UUID, partitions: int) -> int:
     return zlib.crc32(str(aggregate_id).encode()) % partitions
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
+def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, *, attempts: int = 30
+) -> None:
+    """Creates the event topic unless it exists, waiting for the broker to
+    answer (processes may start before it)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _create_topic(bootstrap, topic, partitions)
+            return
+        except KafkaError as e:
+            if attempt == attempts:
+                raise TransportError(f"cannot reach Kafka at {bootstrap}: {e}") from e
+            logger.warning("Kafka at %s not reachable yet; retrying", bootstrap)
+            time.sleep(min(attempt, 5))
+
+
+def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="shouying-admin")
     try:
         admin.create_topics(
@@ -97,8 +113,10 @@ class Relay:
         topic: str = DEFAULT_TOPIC,
         partitions: int = 6,
         batch: int = 500,
+        ack_timeout: float = 15.0,
     ) -> None:
         self.recorder = recorder
+        self.ack_timeout = ack_timeout
         self.db = db
         self.new_producer = producer
         self.topic = topic
@@ -122,9 +140,9 @@ class Relay:
         )
         if not notifications:
             return after
-        producer = self._producer or self.new_producer()
-        self._producer = producer
         try:
+            producer = self._producer or self.new_producer()
+            self._producer = producer
             futures = [
                 producer.send(
                     self.topic,
@@ -138,9 +156,11 @@ class Relay:
                 )
                 for n in notifications
             ]
-            producer.flush()
+            # Bounded waits: after a broker restart an idempotent producer can
+            # stall for good; a fresh producer resends from our stored position.
+            producer.flush(timeout=self.ack_timeout)
             for future in futures:
-                future.get(timeout=30)
+                future.get(timeout=self.ack_timeout)
         except KafkaError as e:
             self._drop_producer()
             raise TransportError(f"publishing after {after} failed: {e}") from e
@@ -222,7 +242,7 @@ class ProjectionWorker:
         self.consumer = KafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
-            group_id=f"shouying.view.{view}",
+            group_id=f"{topic}.view.{view}",
             client_id=f"shouying-project-{view}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -254,6 +274,12 @@ class ProjectionWorker:
         logger.info("worker for view %s starts", self.view)
         try:
             while not stop():
-                self.step()
+                try:
+                    self.step()
+                except KafkaError:
+                    # The broker is away (restart, network); the consumer
+                    # reconnects by itself and resumes from committed offsets.
+                    logger.warning("worker for %s lost Kafka; retrying", self.view)
+                    time.sleep(1.0)
         finally:
             self.consumer.close()

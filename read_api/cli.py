@@ -11,6 +11,7 @@ shouying bench [--json]                  the benchmark suite
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import getpass
 import logging
 import os
@@ -202,6 +203,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
+    # `kill -USR1 <pid>` prints every thread's stack: how an operator finds
+    # where a stuck relay or worker waits.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     args = parser().parse_args(argv)
     code: int = args.run(args)
     return code

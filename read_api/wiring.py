@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import psycopg
 
 from commands.accounts import AccountCommands
 from commands.enterprises import EnterpriseCommands
@@ -19,6 +23,7 @@ from projections.transport import partition_for
 from read_api.settings import Settings
 
 WHOLE_LOG = -1
+SCHEMA_LOCK = 0x5359_0001  # an arbitrary advisory-lock key owned by this module
 
 
 def all_projections() -> list[Projection]:
@@ -68,15 +73,33 @@ class Services:
         self.app.close()
 
 
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Serialises creating tables across processes: the API replicas, relay
+    and workers all start together, and PostgreSQL's catalogue refuses
+    concurrent ``CREATE TABLE IF NOT EXISTS`` of the same table."""
+    if not settings.uses_postgres:
+        yield
+        return
+    with psycopg.connect(str(settings.database_url), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
 def build(settings: Settings) -> Services:
-    app = Platform(env=settings.eventsourcing_env())
     views: ViewDatabase
-    if settings.uses_postgres:
-        views = PostgresViews(str(settings.database_url), max_size=settings.pool_size)
-    else:
-        views = SqliteViews(settings.data_dir / "views.sqlite")
-    engine = Engine(views, all_projections())
-    engine.setup()
+    with schema_lock(settings):
+        app = Platform(env=settings.eventsourcing_env())
+        if settings.uses_postgres:
+            url = str(settings.database_url)
+            views = PostgresViews(url, max_size=settings.pool_size)
+        else:
+            views = SqliteViews(settings.data_dir / "views.sqlite")
+        engine = Engine(views, all_projections())
+        engine.setup()
     runner = CommandRunner(app)
     return Services(
         settings=settings,
