@@ -25,6 +25,9 @@ from read_api.routes import audit, enterprises, operations, sessions
 from read_api.settings import Settings
 from read_api.wiring import Services, build
 
+#: Every router of the API; the permission tests walk these.
+ROUTERS = (sessions.router, enterprises.router, audit.router, operations.router)
+
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("shouying.access")
 
@@ -205,7 +208,7 @@ def create_app(
     )
     app.state.services = services or build(settings)
     install_problem_handlers(app)
-    for module in (sessions, enterprises, audit, operations):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(Envelope, max_body=settings.max_body_bytes)
     return app

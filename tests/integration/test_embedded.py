@@ -1,0 +1,94 @@
+"""The embedded default: SQLite under a data folder, views kept in-process,
+and the `shouying` command serving it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from read_api.settings import Settings
+from tests.integration.helpers import running_api
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_registration_review_and_audit_work_on_sqlite(
+    sqlite_settings: Settings,
+) -> None:
+    with running_api(sqlite_settings) as api:
+        operator = api.operator()
+        registered = api.register()
+        decided = api.client.post(
+            f"/api/v1/enterprises/{registered['enterprise_id']}/reject",
+            json={"reason": "资料不全"},
+            headers=operator,
+        )
+        trail = api.client.get(
+            "/api/v1/audit-events",
+            params={
+                "aggregate_id": registered["enterprise_id"],
+                "after": decided.json()["position"],
+            },
+            headers=operator,
+        )
+        rebuilt = api.services.engine.rebuild(
+            "audit", api.services.app.recorder, api.services.decoder
+        )
+        again = api.client.get(
+            "/api/v1/audit-events",
+            params={"aggregate_id": registered["enterprise_id"]},
+            headers=operator,
+        )
+
+    assert (sqlite_settings.data_dir / "events.sqlite").exists()
+    assert [e["event_type"] for e in trail.json()["items"]] == [
+        "Enterprise.Registered",
+        "Enterprise.Rejected",
+    ]
+    assert rebuilt == 2
+    assert again.json()["items"] == trail.json()["items"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_shouying_serve_runs_the_product_with_no_setup(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUYING_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "read_api.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert "/api/v1/enterprises" in docs.json()["paths"]
+    assert (tmp_path / "var" / "events.sqlite").exists()
+    assert "GET /healthz 200" in output

@@ -1,0 +1,129 @@
+"""Every route declares who may call it, and refuses everyone else: no token,
+a token without the permission, and a caller of another enterprise."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from read_api.app import ROUTERS
+from read_api.auth import PERMISSIONS
+from read_api.settings import Settings
+from tests.integration.helpers import Api, running_api
+
+
+@pytest.fixture
+def api(sqlite_settings: Settings) -> Iterator[Api]:
+    with running_api(sqlite_settings) as driver:
+        yield driver
+
+
+def declared_permission(route: APIRoute) -> tuple[bool, str | None]:
+    """(declared, permission): ``public`` routes declare None."""
+    for dependency in route.dependant.dependencies:
+        call: Any = dependency.call
+        if hasattr(call, "permission"):
+            return True, call.permission
+    return False, None
+
+
+def business_routes(api: Api) -> list[APIRoute]:
+    routes = [r for router in ROUTERS for r in router.routes]
+    assert all(isinstance(r, APIRoute) for r in routes)
+    return [r for r in routes if isinstance(r, APIRoute)]
+
+
+def fill(path: str, value: str) -> str:
+    return re.sub(r"\{[^}]+\}", value, path)
+
+
+def call(api: Api, route: APIRoute, path: str, headers: dict[str, str]) -> Any:
+    method = sorted(route.methods)[0]
+    return api.client.request(method, path, headers=headers, json={})
+
+
+def test_every_route_declares_a_permission_or_that_it_is_public(api: Api) -> None:
+    routes = business_routes(api)
+
+    undeclared = [r.path for r in routes if not declared_permission(r)[0]]
+
+    assert len(routes) >= 9
+    assert undeclared == []
+
+
+def test_every_protected_route_refuses_a_caller_without_a_token(api: Api) -> None:
+    for route in business_routes(api):
+        _, permission = declared_permission(route)
+        if permission is None:
+            continue
+
+        response = call(api, route, fill(route.path, str(uuid.uuid4())), {})
+
+        assert response.status_code == 401, route.path
+        assert response.json()["code"] == "UNAUTHENTICATED"
+
+
+def test_every_protected_route_refuses_a_role_without_its_permission(
+    api: Api,
+) -> None:
+    admin = api.register()["headers"]
+    held = PERMISSIONS["enterprise_admin"]
+    checked = 0
+    for route in business_routes(api):
+        _, permission = declared_permission(route)
+        if permission is None or permission in held:
+            continue
+
+        response = call(api, route, fill(route.path, str(uuid.uuid4())), admin)
+
+        assert response.status_code == 403, route.path
+        assert response.json()["code"] == "FORBIDDEN"
+        checked += 1
+    assert checked >= 3
+
+
+def test_another_enterprises_resources_answer_not_found(api: Api) -> None:
+    mine = api.register()
+    theirs = api.register()
+    held = PERMISSIONS["enterprise_admin"]
+    checked = 0
+    for route in business_routes(api):
+        _, permission = declared_permission(route)
+        if permission not in held or "{" not in route.path:
+            continue
+
+        path = fill(route.path, theirs["enterprise_id"])
+        response = call(api, route, path, mine["headers"])
+
+        assert response.status_code == 404, route.path
+        checked += 1
+    assert checked >= 2
+
+
+def test_a_forged_or_expired_token_is_refused(api: Api) -> None:
+    import jwt
+
+    secret = api.services.settings.jwt_secret
+    forged = jwt.encode({"sub": "x", "ent": "platform", "role": "operator"}, "guess")
+    expired = jwt.encode(
+        {
+            "iss": "shouying",
+            "sub": "x",
+            "ent": "platform",
+            "role": "operator",
+            "exp": 1,
+        },
+        secret,
+    )
+
+    for token in (forged, expired, "not-a-jwt"):
+        response = api.client.get(
+            "/api/v1/views", headers={"Authorization": f"Bearer {token}"}
+        )
+
+        assert response.status_code == 401
