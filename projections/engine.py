@@ -50,7 +50,7 @@ CATALOGUE_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_positions ("
     " view TEXT NOT NULL, generation INTEGER NOT NULL, part INTEGER NOT NULL,"
     " position BIGINT NOT NULL, applied BIGINT NOT NULL DEFAULT 0,"
-    " updated_at TEXT NOT NULL,"
+    " kafka_offset BIGINT, updated_at TEXT NOT NULL,"
     " PRIMARY KEY (view, generation, part))",
 )
 
@@ -84,6 +84,34 @@ def table_names(projection: Projection, generation: int) -> dict[str, str]:
 
 class UnknownView(LookupError):
     pass
+
+
+class OffsetGap(Exception):
+    """A Kafka batch does not continue where the view's partition stopped."""
+
+    def __init__(self, view: str, part: int, expected: int, got: int) -> None:
+        super().__init__(
+            f"view {view} partition {part}: expected offset {expected}, got {got}"
+        )
+        self.part = part
+        self.expected = expected
+
+
+def _after_offset(
+    view: str,
+    part: int,
+    events: Sequence[EventRecord],
+    offsets: Sequence[int],
+    last: int | None,
+) -> tuple[Sequence[EventRecord], Sequence[int]]:
+    """The events of a batch past the stored offset; raises :class:`OffsetGap`
+    if the batch starts beyond the next one."""
+    if last is None:
+        return events, offsets
+    kept = [(e, o) for e, o in zip(events, offsets, strict=True) if o > last]
+    if kept and kept[0][1] != last + 1:
+        raise OffsetGap(view, part, last + 1, kept[0][1])
+    return [e for e, _ in kept], [o for _, o in kept]
 
 
 @dataclass(frozen=True)
@@ -189,9 +217,22 @@ class Engine:
 
     # Applying --------------------------------------------------------------
 
-    def apply(self, view: str, part: int, events: Sequence[EventRecord]) -> int:
+    def apply(
+        self,
+        view: str,
+        part: int,
+        events: Sequence[EventRecord],
+        offsets: Sequence[int] | None = None,
+    ) -> int:
         """Applies a batch of events from one partition, in order, to the active
-        generation; returns the watermark after the batch."""
+        generation; returns the watermark after the batch.
+
+        ``offsets`` are the events' Kafka offsets. They are stored with the
+        watermark, and a batch that does not continue from the stored offset
+        raises :class:`OffsetGap` instead of being applied, so a consumer that
+        jumped ahead (a client bug, a stale fetch after a rebalance) can never
+        make the watermark pass over events it did not apply.
+        """
         projection = self.projection(view)
         with self.db.transaction() as tx:
             # FOR SHARE: a rebuild's switch (FOR UPDATE) waits for this batch,
@@ -204,18 +245,27 @@ class Engine:
             if row is None:
                 raise UnknownView(f"view {view!r} is not set up")
             generation = int(row["active"])
-            mark = self._lock_watermark(tx, view, generation, part)
+            mark, last_offset = self._lock_watermark(tx, view, generation, part)
+            if offsets is not None:
+                events, offsets = _after_offset(
+                    view, part, events, offsets, last_offset
+                )
+                if not events:
+                    return mark
+            # The relay may publish an event twice; the second copy comes after
+            # the first in its partition, so it is at or below the watermark.
             fresh = [e for e in events if e.position > mark]
-            if not fresh:
-                return mark
             names = table_names(projection, generation)
             for event in fresh:
                 projection.apply(tx, names, event)
-            mark = fresh[-1].position
-            self._advance(tx, view, generation, part, mark, len(fresh))
+            mark = max(mark, fresh[-1].position) if fresh else mark
+            offset = offsets[-1] if offsets else last_offset
+            self._advance(tx, view, generation, part, mark, len(fresh), offset)
             return mark
 
-    def _lock_watermark(self, tx: Tx, view: str, generation: int, part: int) -> int:
+    def _lock_watermark(
+        self, tx: Tx, view: str, generation: int, part: int
+    ) -> tuple[int, int | None]:
         # Two workers can hold the same partition for a moment while the group
         # rebalances. Locking the partition's position row makes the second
         # wait for the first to commit and then read its watermark, so a batch
@@ -227,27 +277,44 @@ class Engine:
             " ON CONFLICT (view, generation, part) DO NOTHING",
             (view, generation, part, now_text()),
         )
-        tx.one(
-            "SELECT position FROM projection_positions"
+        row = tx.one(
+            "SELECT kafka_offset FROM projection_positions"
             " WHERE view = %s AND generation = %s AND part = %s"
             + tx.lock_clause("UPDATE"),
             (view, generation, part),
         )
-        return self.watermark(tx, view, generation, part)
+        stored = row["kafka_offset"] if row is not None else None
+        mark = self.watermark(tx, view, generation, part)
+        return mark, None if stored is None else int(stored)
+
+    def stored_offsets(self, view: str) -> dict[int, int]:
+        """The Kafka offset last applied per partition to the active generation:
+        where a worker that is handed a partition resumes."""
+        with self.db.transaction(write=False) as tx:
+            rows = tx.all(
+                "SELECT p.part, p.kafka_offset FROM projection_positions p"
+                " JOIN projection_views v ON v.view = p.view"
+                " AND v.active = p.generation"
+                " WHERE p.view = %s AND p.kafka_offset IS NOT NULL",
+                (view,),
+            )
+        return {int(r["part"]): int(r["kafka_offset"]) for r in rows}
 
     @staticmethod
     def _advance(
-        tx: Tx, view: str, generation: int, part: int, position: int, count: int
+        tx: Tx,
+        view: str,
+        generation: int,
+        part: int,
+        position: int,
+        count: int,
+        offset: int | None,
     ) -> None:
         tx.execute(
-            "INSERT INTO projection_positions"
-            " (view, generation, part, position, applied, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (view, generation, part) DO UPDATE SET"
-            " position = excluded.position,"
-            " applied = projection_positions.applied + excluded.applied,"
-            " updated_at = excluded.updated_at",
-            (view, generation, part, position, count, now_text()),
+            "UPDATE projection_positions SET position = %s,"
+            " applied = applied + %s, kafka_offset = %s, updated_at = %s"
+            " WHERE view = %s AND generation = %s AND part = %s",
+            (position, count, offset, now_text(), view, generation, part),
         )
 
     # Status ----------------------------------------------------------------
@@ -330,6 +397,18 @@ class Engine:
                 for record in records:
                     projection.apply(tx, names, record)
                 base = records[-1].position
+            # Kafka workers continue the new generation from the offsets the old
+            # one reached; every event up to ``base`` is in it already.
+            tx.execute(
+                "INSERT INTO projection_positions"
+                " (view, generation, part, position, applied, kafka_offset,"
+                " updated_at)"
+                " SELECT p.view, %s, p.part, 0, 0, p.kafka_offset, %s"
+                " FROM projection_positions p JOIN projection_views v"
+                " ON v.view = p.view AND v.active = p.generation"
+                " WHERE p.view = %s AND p.kafka_offset IS NOT NULL",
+                (generation, now_text(), view),
+            )
             tx.execute(
                 "UPDATE projection_generations SET state = 'retired', finished_at = %s"
                 " WHERE view = %s AND state = 'active'",

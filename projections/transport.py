@@ -23,12 +23,12 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import ApplicationRecorder, Notification
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from projections.engine import Engine, now_text
+from projections.engine import Engine, OffsetGap, now_text
 from projections.events import EventDecoder, EventRecord
 from projections.store import ViewDatabase
 
@@ -207,6 +207,9 @@ def new_producer(bootstrap: str) -> KafkaProducer:
         client_id="shouying-relay",
         acks="all",
         enable_idempotence=True,
+        # One request in flight: a retried batch can never land behind a later
+        # one, so each partition holds its events in notification order.
+        max_in_flight_requests_per_connection=1,
         linger_ms=2,
         retries=10,
         delivery_timeout_ms=60_000,
@@ -221,9 +224,11 @@ class ProjectionWorker:
     """Consumes the event topic in a consumer group and keeps one view.
 
     Partitions spread over the group's workers; when one dies, the group hands
-    its partitions to another, which resumes from the last committed offset.
-    The offset is committed after the view's transaction, so a crash between
-    the two replays a batch that the watermark then drops.
+    its partitions to another. The view's database, not Kafka, says where a
+    partition stands: a worker handed a partition seeks to the offset after
+    the last one applied there, and the engine refuses a batch that does not
+    continue from it. Offsets are also committed to Kafka after each batch,
+    for the group's lag to show in Kafka's own tools.
     """
 
     def __init__(
@@ -240,7 +245,6 @@ class ProjectionWorker:
         self.view = view
         self.decoder = decoder
         self.consumer = KafkaConsumer(
-            topic,
             bootstrap_servers=bootstrap,
             group_id=f"{topic}.view.{view}",
             client_id=f"shouying-project-{view}",
@@ -250,6 +254,13 @@ class ProjectionWorker:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
         )
+        self.consumer.subscribe([topic], listener=_ResumeFromView(self))
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        stored = self.engine.stored_offsets(self.view)
+        for tp in partitions:
+            if tp.partition in stored:
+                self.consumer.seek(tp, stored[tp.partition] + 1)
 
     def step(self, timeout_ms: int = 200) -> int:
         batches: dict[TopicPartition, list[Any]] = self.consumer.poll(
@@ -257,15 +268,23 @@ class ProjectionWorker:
         )
         count = 0
         for tp, messages in batches.items():
-            self.engine.apply(
-                self.view, tp.partition, records_of(messages, self.decoder)
-            )
+            try:
+                self.engine.apply(
+                    self.view,
+                    tp.partition,
+                    records_of(messages, self.decoder),
+                    [m.offset for m in messages],
+                )
+            except OffsetGap as gap:
+                logger.warning("%s; seeking back", gap)
+                self.consumer.seek(tp, gap.expected)
+                continue
             offset = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
             try:
                 self.consumer.commit({tp: offset})
             except CommitFailedError:
-                # The group rebalanced: whoever owns the partition now replays
-                # from the last commit and the watermark drops what we applied.
+                # The group rebalanced; the partition's new owner resumes from
+                # the view's stored offset.
                 logger.info("offset commit lost to a rebalance on %s", tp)
             count += len(messages)
         return count
@@ -278,8 +297,19 @@ class ProjectionWorker:
                     self.step()
                 except KafkaError:
                     # The broker is away (restart, network); the consumer
-                    # reconnects by itself and resumes from committed offsets.
+                    # reconnects by itself.
                     logger.warning("worker for %s lost Kafka; retrying", self.view)
                     time.sleep(1.0)
         finally:
             self.consumer.close()
+
+
+class _ResumeFromView(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: ProjectionWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.worker.resume(assigned)
