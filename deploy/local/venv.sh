@@ -2,9 +2,10 @@
 # Creates the project's virtualenv at <repo>/.venv (Python 3.11) if it is
 # absent and installs the project into it, editable, with the `dev` extras.
 #
-# Re-running is cheap: the sha256 of pyproject.toml is kept in a stamp file in
-# the venv, and pip only runs again when pyproject.toml has changed (or the
-# last install did not finish).
+# Versions are pinned by deploy/constraints.txt. Re-running is cheap: a hash of
+# pyproject.toml and the constraints is kept in a stamp file in the venv, and
+# pip only runs again when either has changed (or the last install did not
+# finish).
 #
 # Environment (optional):
 #   SHOUYING_PYTHON  interpreter to build the venv with (default python3.11)
@@ -27,12 +28,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml deploy/constraints.txt | sha256sum | cut -d' ' -f1)"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
     exit 0
 fi
 
 echo "venv.sh: installing the project and its dev extras into .venv"
 rm -f "$STAMP"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -c deploy/constraints.txt -e '.[dev]'
 echo "$want" >"$STAMP"
