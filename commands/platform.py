@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import RecordConflictError, Recording
 
 from aggregates.base import TracedAggregate, acting
 from aggregates.errors import DomainError
@@ -29,6 +29,15 @@ class Platform(Application[UUID]):
     positions that views track."""
 
     name = "Platform"
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self.saved_listeners: list[Callable[[], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        # Lets an in-process view follower wake at once instead of polling.
+        for listener in self.saved_listeners:
+            listener()
 
     def notification_position(self, originator_id: UUID, version: int) -> int | None:
         """The notification id under which one event was recorded."""

@@ -7,7 +7,7 @@ private fields and the decoder leaves them out).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,23 +43,32 @@ class AuditView(Projection):
     )
 
     def apply(self, tx: Tx, t: Mapping[str, str], event: EventRecord) -> None:
-        tx.execute(
+        self.apply_many(tx, t, [event])
+
+    def apply_many(
+        self, tx: Tx, t: Mapping[str, str], events: Sequence[EventRecord]
+    ) -> None:
+        # Entries never depend on each other, so a batch is one statement.
+        tx.executemany(
             f"INSERT INTO {t['events']} (position, occurred_at, actor, enterprise_id,"
             " aggregate_id, aggregate_version, event_type, summary, correlation_id,"
             " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (position) DO NOTHING",
-            (
-                event.position,
-                iso(event.timestamp),
-                event.actor,
-                event.enterprise_id,
-                event.originator_id,
-                event.originator_version,
-                event.type,
-                event.summary,
-                event.correlation_id,
-                event.data_json(),
-            ),
+            [
+                (
+                    e.position,
+                    iso(e.timestamp),
+                    e.actor,
+                    e.enterprise_id,
+                    e.originator_id,
+                    e.originator_version,
+                    e.type,
+                    e.summary,
+                    e.correlation_id,
+                    e.data_json(),
+                )
+                for e in events
+            ],
         )
 
 

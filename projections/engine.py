@@ -22,6 +22,7 @@ the larger of the base and its own position.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -75,6 +76,14 @@ class Projection(ABC):
     def apply(self, tx: Tx, t: Mapping[str, str], event: EventRecord) -> None:
         """Applies one event; ``t`` maps short table names to real ones."""
 
+    def apply_many(
+        self, tx: Tx, t: Mapping[str, str], events: Sequence[EventRecord]
+    ) -> None:
+        """Applies events in order; a view whose rows do not depend on each
+        other can write a whole batch in one statement instead."""
+        for event in events:
+            self.apply(tx, t, event)
+
 
 def table_names(projection: Projection, generation: int) -> dict[str, str]:
     return {
@@ -95,6 +104,19 @@ class OffsetGap(Exception):
         )
         self.part = part
         self.expected = expected
+
+
+def _past(mark: int, events: Sequence[EventRecord]) -> list[EventRecord]:
+    """The events of a partition's batch not yet applied. The relay may publish
+    an event twice (a retry, a restart); a later copy always follows the first
+    in its partition, so it is at or below the positions before it, whether
+    the first copy came in an earlier batch or in this one."""
+    fresh = []
+    for event in events:
+        if event.position > mark:
+            fresh.append(event)
+            mark = event.position
+    return fresh
 
 
 def _after_offset(
@@ -252,12 +274,9 @@ class Engine:
                 )
                 if not events:
                     return mark
-            # The relay may publish an event twice; the second copy comes after
-            # the first in its partition, so it is at or below the watermark.
-            fresh = [e for e in events if e.position > mark]
+            fresh = _past(mark, events)
             names = table_names(projection, generation)
-            for event in fresh:
-                projection.apply(tx, names, event)
+            projection.apply_many(tx, names, fresh)
             mark = max(mark, fresh[-1].position) if fresh else mark
             offset = offsets[-1] if offsets else last_offset
             self._advance(tx, view, generation, part, mark, len(fresh), offset)
@@ -394,8 +413,7 @@ class Engine:
                 records = self._read(recorder, decoder, base, batch)
                 if not records:
                     break
-                for record in records:
-                    projection.apply(tx, names, record)
+                projection.apply_many(tx, names, records)
                 base = records[-1].position
             # Kafka workers continue the new generation from the offsets the old
             # one reached; every event up to ``base`` is in it already.
@@ -462,8 +480,7 @@ class Engine:
         if not records:
             return base
         with self.db.transaction() as tx:
-            for record in records:
-                projection.apply(tx, names, record)
+            projection.apply_many(tx, names, records)
             tx.execute(
                 "UPDATE projection_generations SET base_position = %s"
                 " WHERE view = %s AND generation = %s",
@@ -549,8 +566,17 @@ class LogFollower:
                 self.marks[view] = self.engine.apply(view, WHOLE_LOG, fresh)
         return len(records)
 
-    def run(self, stop: Callable[[], bool], idle: float = 0.05) -> None:
+    def run(
+        self,
+        stop: Callable[[], bool],
+        idle: float = 0.05,
+        wake: threading.Event | None = None,
+    ) -> None:
+        """Follows the log until ``stop()``; between empty reads it waits
+        ``idle`` seconds, or less when ``wake`` is set by a local save."""
+        wake = wake or threading.Event()
         while not stop():
+            wake.clear()
             try:
                 read = self.step()
             except Exception:
@@ -559,4 +585,4 @@ class LogFollower:
                 time.sleep(1.0)
                 continue
             if read < self.batch:
-                time.sleep(idle)
+                wake.wait(idle)

@@ -29,6 +29,7 @@ class StreamsView(Projection):
             " last_version INTEGER NOT NULL,"
             " last_position BIGINT NOT NULL,"
             " anomalies INTEGER NOT NULL,"
+            " first_anomaly TEXT,"
             " updated_at TEXT NOT NULL)"
         )
     }
@@ -44,15 +45,23 @@ class StreamsView(Projection):
         )
         expected = 1 if row is None else int(row["last_version"]) + 1
         anomaly = 0 if event.originator_version == expected else 1
+        note = (
+            f"position {event.position}: version {event.originator_version},"
+            f" expected {expected}"
+            if anomaly
+            else None
+        )
         tx.execute(
             f"INSERT INTO {table} (aggregate_id, aggregate_type, enterprise_id,"
-            " events, last_version, last_position, anomalies, updated_at)"
-            " VALUES (%s, %s, %s, 1, %s, %s, %s, %s)"
+            " events, last_version, last_position, anomalies, first_anomaly,"
+            " updated_at) VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s)"
             " ON CONFLICT (aggregate_id) DO UPDATE SET"
             f" events = {table}.events + 1,"
             " last_version = excluded.last_version,"
             " last_position = excluded.last_position,"
             f" anomalies = {table}.anomalies + excluded.anomalies,"
+            f" first_anomaly = COALESCE({table}.first_anomaly,"
+            " excluded.first_anomaly),"
             " updated_at = excluded.updated_at",
             (
                 event.originator_id,
@@ -61,6 +70,7 @@ class StreamsView(Projection):
                 event.originator_version,
                 event.position,
                 anomaly,
+                note,
                 iso(event.timestamp),
             ),
         )

@@ -159,10 +159,10 @@ def operators(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench(args: argparse.Namespace) -> int:
+def bench(argv: list[str]) -> int:
     from bench.run import main as run_bench
 
-    code: int = run_bench(args.rest)
+    code: int = run_bench(argv)
     return code
 
 
@@ -195,9 +195,8 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("create").add_argument("username")
     p.set_defaults(run=operators)
 
-    p = sub.add_parser("bench", help="run the benchmarks")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(run=bench)
+    # `bench` hands its arguments to bench.run, which parses them itself.
+    sub.add_parser("bench", help="run the benchmarks (see shouying bench --help)")
     return top
 
 
@@ -206,7 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `kill -USR1 <pid>` prints every thread's stack: how an operator finds
     # where a stuck relay or worker waits.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    args = parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:
+        return bench(arguments[1:])
+    args = parser().parse_args(arguments)
     code: int = args.run(args)
     return code
 

@@ -47,9 +47,11 @@ class Services:
     def start_follower(self) -> None:
         """Keeps the views current in-process, when no Kafka carries events."""
         follower = LogFollower(self.engine, self.app.recorder, self.decoder)
+        wake = threading.Event()
+        self.app.saved_listeners.append(wake.set)
         self._follower = threading.Thread(
             target=follower.run,
-            args=(self._stop.is_set,),
+            args=(self._stop.is_set, 0.05, wake),
             name="projection-follower",
             daemon=True,
         )

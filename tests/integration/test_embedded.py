@@ -92,3 +92,37 @@ def test_shouying_serve_runs_the_product_with_no_setup(tmp_path: Path) -> None:
     assert "/api/v1/enterprises" in docs.json()["paths"]
     assert (tmp_path / "var" / "events.sqlite").exists()
     assert "GET /healthz 200" in output
+
+
+def shouying(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOUYING_")}
+    return subprocess.run(
+        [sys.executable, "-m", "read_api.cli", *args],
+        env={**env, "PYTHONPATH": str(ROOT), "SHOUYING_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_operators_inspect_and_rebuild_views_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "var"
+    settings = Settings(data_dir=data, jwt_secret="x")
+    with running_api(settings) as api:
+        api.register()
+        api.register()
+
+    rebuilt = shouying(data, "projections", "rebuild", "audit")
+    status = shouying(data, "projections", "status")
+    pruned = shouying(data, "projections", "prune", "audit")
+
+    assert "audit: generation 2 is now active" in rebuilt.stdout
+    assert "rebuild audit" in rebuilt.stderr  # the progress bar
+    audit_line = next(line for line in status.stdout.splitlines() if "audit" in line)
+    _view, generation, position, lag, _rate = audit_line.split()[:5]
+    assert (generation, lag) == ("2", "0")
+    assert int(position) > 0
+    assert "dropped generations [1]" in pruned.stdout

@@ -75,3 +75,12 @@ def test_a_relayed_duplicate_at_a_new_offset_is_dropped(engine: Engine) -> None:
     assert stream(engine)["events"] == 3
     assert stream(engine)["anomalies"] == 0
     assert engine.stored_offsets("streams") == {1: 3}
+
+
+def test_a_copy_repeated_inside_one_batch_is_applied_once(engine: Engine) -> None:
+    repeated = [event(10, 1), event(20, 2), event(10, 1), event(20, 2), event(30, 3)]
+
+    engine.apply("streams", 0, repeated, offsets=[0, 1, 2, 3, 4])
+
+    assert stream(engine)["events"] == 3
+    assert stream(engine)["anomalies"] == 0
