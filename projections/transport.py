@@ -253,6 +253,14 @@ class ProjectionWorker:
             max_poll_records=500,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
+            # A fetch answer may carry every partition's share; the client's
+            # frame limit (1 MB by default) must be above the fetch limit, or a
+            # catching-up worker drops its connection on each large answer.
+            fetch_max_bytes=8 * 1024 * 1024,
+            receive_message_max_bytes=16 * 1024 * 1024,
+            # Notice new partitions (or a topic created a moment ago) in
+            # seconds rather than the default five minutes.
+            metadata_max_age_ms=10_000,
         )
         self.consumer.subscribe([topic], listener=_ResumeFromView(self))
 

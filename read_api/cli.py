@@ -19,11 +19,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from commands.platform import Caller
 from read_api.settings import Settings
-from read_api.wiring import build
+from read_api.wiring import Services, build
 
 logger = logging.getLogger("shouying")
 
@@ -58,15 +59,27 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def relay(_: argparse.Namespace) -> int:
-    from projections.transport import Relay, ensure_topic, new_producer
+@contextmanager
+def _kafka_role() -> Iterator[tuple[Services, str, threading.Event]]:
+    """What the relay and the workers share: the services, the broker (with
+    the event topic made sure of) and a flag that SIGTERM or SIGINT sets."""
+    from projections.transport import ensure_topic
 
     settings = Settings.from_env()
     bootstrap = _require_kafka(settings)
     found = build(settings)
-    ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions)
-    stop = _stop_flag()
     try:
+        ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions)
+        yield found, bootstrap, _stop_flag()
+    finally:
+        found.close()
+
+
+def relay(_: argparse.Namespace) -> int:
+    from projections.transport import Relay, new_producer
+
+    with _kafka_role() as (found, bootstrap, stop):
+        settings = found.settings
         Relay(
             found.app.recorder,
             found.views,
@@ -74,30 +87,21 @@ def relay(_: argparse.Namespace) -> int:
             topic=settings.kafka_topic,
             partitions=settings.kafka_partitions,
         ).run(stop.is_set)
-    finally:
-        found.close()
     return 0
 
 
 def project(args: argparse.Namespace) -> int:
-    from projections.transport import ProjectionWorker, ensure_topic
+    from projections.transport import ProjectionWorker
 
-    settings = Settings.from_env()
-    bootstrap = _require_kafka(settings)
-    found = build(settings)
-    ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions)
-    stop = _stop_flag()
-    try:
+    with _kafka_role() as (found, bootstrap, stop):
         worker = ProjectionWorker(
             found.engine,
             args.view,
             found.decoder,
             bootstrap,
-            topic=settings.kafka_topic,
+            topic=found.settings.kafka_topic,
         )
         worker.run(stop.is_set)
-    finally:
-        found.close()
     return 0
 
 
