@@ -177,9 +177,9 @@ class CommandRunner:
     ) -> CommandResult:
         """Runs ``work`` as ``caller`` and saves what it produced atomically."""
         key = caller.idempotency_key
-        print_ = fingerprint(command, arguments)
+        request_print = fingerprint(command, arguments)
         if key is not None:
-            earlier = self._earlier_reply(caller.account_id, key, print_)
+            earlier = self._earlier_reply(caller.account_id, key, request_print)
             if earlier is not None:
                 return earlier
 
@@ -194,7 +194,7 @@ class CommandRunner:
                             IdempotentReply.Recorded,
                             id=reply_id(caller.account_id, key),
                             enterprise_id=caller.enterprise_id,
-                            fingerprint=print_,
+                            fingerprint=request_print,
                             reply={
                                 "ids": outcome.ids,
                                 "version": version,
@@ -208,7 +208,7 @@ class CommandRunner:
             # the race on the store, or finds the work already done (an
             # approval approved). Either way the first copy's answer is ours.
             if key is not None:
-                earlier = self._earlier_reply(caller.account_id, key, print_)
+                earlier = self._earlier_reply(caller.account_id, key, request_print)
                 if earlier is not None:
                     return earlier
             if isinstance(e, RecordConflictError):
@@ -226,14 +226,14 @@ class CommandRunner:
         )
 
     def _earlier_reply(
-        self, account_id: str, key: str, print_: str
+        self, account_id: str, key: str, request_print: str
     ) -> CommandResult | None:
         rid = reply_id(account_id, key)
         try:
             earlier: IdempotentReply = self.app.repository.get(rid)
         except AggregateNotFoundError:
             return None
-        if earlier.fingerprint != print_:
+        if earlier.fingerprint != request_print:
             raise IdempotencyKeyReused(
                 f"Idempotency-Key {key!r} was first used for a different request; "
                 "use a new key for a new request"
