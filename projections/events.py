@@ -69,7 +69,9 @@ class EventDecoder:
         try:
             kind, hidden = self._hidden[topic]
         except KeyError:
-            private = getattr(type(event), "private_fields", frozenset())
+            private: frozenset[str] = getattr(
+                type(event), "private_fields", frozenset()
+            )
             kind, hidden = event_type(topic), _BASE_FIELDS | private
             self._hidden[topic] = (kind, hidden)
         state: dict[str, Any] = event.__dict__

@@ -18,15 +18,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aggregates.errors import DomainError
 from commands.errors import CommandError
+from ocr_service.errors import OcrError
 from projections.store import ViewStoreError
 from read_api.http import OrjsonResponse
 from read_api.problems import problem
-from read_api.routes import audit, enterprises, operations, sessions
+from read_api.routes import audit, enterprises, ocr, operations, sessions
 from read_api.settings import Settings
 from read_api.wiring import Services, build
 
 #: Every router of the API; the permission tests walk these.
-ROUTERS = (sessions.router, enterprises.router, audit.router, operations.router)
+ROUTERS = (
+    sessions.router,
+    enterprises.router,
+    audit.router,
+    operations.router,
+    ocr.router,
+)
 
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("shouying.access")
@@ -36,6 +43,15 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: HTTP statuses of the OCR service's refusals (others are 422).
+OCR_STATUS = {
+    "UNSUPPORTED_FILE": 415,
+    "FILE_TOO_LARGE": 413,
+    "IMAGE_TOO_LARGE": 413,
+    "RECOGNITION_TIMEOUT": 503,
+    "ENGINE_UNAVAILABLE": 503,
+}
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -52,9 +68,10 @@ class Envelope:
     """Gives each request an id (``X-Request-ID``, taken from the request when
     it is well formed), caps the body size, and writes one access log line."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
         self.app = app
         self.max_body = max_body
+        self.max_upload = max_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,10 +83,13 @@ class Envelope:
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 500
+        # File uploads may be larger than JSON commands; each kind has its cap.
+        uploading = headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self.max_upload if uploading else self.max_body
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
+        if declared.isdigit() and int(declared) > limit:
             status = 413
-            await self._too_large(scope, receive, send, rid)
+            await self._too_large(scope, receive, send, rid, limit)
             self._log(scope, status, started, rid)
             return
 
@@ -80,8 +100,8 @@ class Envelope:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tagged_send(message: Message) -> None:
@@ -99,14 +119,14 @@ class Envelope:
             self._log(scope, status, started, rid)
 
     async def _too_large(
-        self, scope: Scope, receive: Receive, send: Send, rid: str
+        self, scope: Scope, receive: Receive, send: Send, rid: str, limit: int
     ) -> None:
         request = Request(scope, receive)
         response = problem(
             request,
             413,
             "BODY_TOO_LARGE",
-            f"the body exceeds {self.max_body} bytes",
+            f"the body exceeds {limit} bytes",
             headers={"X-Request-ID": rid},
         )
         await response(scope, receive, send)
@@ -153,6 +173,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def command_failed(request: Request, exc: CommandError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem(request, exc.status, exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(OcrError)
+    async def unreadable(request: Request, exc: OcrError) -> Response:
+        status = OCR_STATUS.get(exc.code, 422)
+        return problem(request, status, exc.code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -210,5 +235,9 @@ def create_app(
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(Envelope, max_body=settings.max_body_bytes)
+    app.add_middleware(
+        Envelope,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
     return app

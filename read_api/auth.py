@@ -34,7 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.ENTERPRISE_ADMIN.value: frozenset(
-        {"enterprises.read", "audit.read", "history.read"}
+        {"enterprises.read", "audit.read", "history.read", "documents.recognise"}
     ),
 }
 

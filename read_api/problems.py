@@ -38,6 +38,14 @@ TITLES: dict[str, tuple[str, str]] = {
     "INVALID_STATE": ("当前状态不允许该操作", "Not allowed in the current state"),
     "INVALID_CURSOR": ("分页游标不合法", "Invalid cursor"),
     "SERVICE_UNAVAILABLE": ("服务暂不可用", "Service unavailable"),
+    "UNSUPPORTED_FILE": ("不支持的文件类型", "Unsupported file type"),
+    "BROKEN_FILE": ("文件已损坏，无法读取", "The file is damaged"),
+    "FILE_TOO_LARGE": ("文件过大", "The file is too large"),
+    "IMAGE_TOO_LARGE": ("图片尺寸过大", "The image is too large"),
+    "EMPTY_PAGE": ("页面为空白，未识别到文字", "The page is blank"),
+    "RECOGNITION_TIMEOUT": ("识别超时，请稍后重试", "Recognition timed out"),
+    "RECOGNITION_FAILED": ("识别失败", "Recognition failed"),
+    "ENGINE_UNAVAILABLE": ("识别服务不可用", "The OCR engine is unavailable"),
     "INTERNAL_ERROR": ("服务器内部错误", "Internal server error"),
 }
 

@@ -19,6 +19,8 @@ class Settings:
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     access_token_minutes: int = 15
     max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 21 * 1_048_576
+    ocr_workers: int = 2
     wait_timeout_seconds: float = 5.0
     pool_size: int = 10
 
@@ -36,6 +38,10 @@ class Settings:
             jwt_secret=secret,
             access_token_minutes=int(env.get("SHOUYING_ACCESS_TOKEN_MINUTES", "15")),
             max_body_bytes=int(env.get("SHOUYING_MAX_BODY_BYTES", "1048576")),
+            max_upload_bytes=int(
+                env.get("SHOUYING_MAX_UPLOAD_BYTES", str(21 * 1_048_576))
+            ),
+            ocr_workers=int(env.get("SHOUYING_OCR_WORKERS", "2")),
             wait_timeout_seconds=float(env.get("SHOUYING_WAIT_TIMEOUT", "5")),
             pool_size=int(env.get("SHOUYING_POOL_SIZE", "10")),
         )

@@ -13,6 +13,7 @@ from commands.accounts import AccountCommands
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
 from commands.platform import CommandRunner, Platform
+from ocr_service.service import Recogniser
 from projections.audit import AuditView
 from projections.engine import Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
@@ -43,6 +44,16 @@ class Services:
     history: History
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
+    _recogniser: Recogniser | None = None
+    _recogniser_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def recogniser(self) -> Recogniser:
+        """The OCR worker pool, started on first use: Tesseract's engines take
+        a moment to load and most processes never read an image."""
+        with self._recogniser_lock:
+            if self._recogniser is None:
+                self._recogniser = Recogniser(workers=self.settings.ocr_workers)
+            return self._recogniser
 
     def start_follower(self) -> None:
         """Keeps the views current in-process, when no Kafka carries events."""
@@ -69,6 +80,8 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        if self._recogniser is not None:
+            self._recogniser.close()
         if self._follower is not None:
             self._follower.join(timeout=5)
         self.views.close()

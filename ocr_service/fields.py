@@ -1,0 +1,582 @@
+"""Fields read from a page by their printed labels.
+
+Forms print a label (``统一社会信用代码``, ``有效期至``, ...) and the value to
+its right, or below it. Labels are found in each :class:`~ocr_service.text.Row`
+(longest first, one misread character tolerated for long labels); a label
+counts only where labels stand: at the start of a row, after a gap, after
+punctuation, or before a colon. A value runs from its label to the next
+label on the row; names, addresses and terms may continue on the next row
+when it starts under the value and holds no label before it.
+
+Values are normalised by what they are: dates to ISO, terms to their two
+ends (``long-term`` for 长期), codes checked and repaired with their check
+characters (an invalid code is dropped rather than proposed), names and
+addresses cleaned of punctuation. Only the keys the document kind carries
+are reported. Each field has the mean confidence of the glyphs it was read
+from (raised for a code whose check characters hold) and its box.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ocr_service.matching import find_all
+from ocr_service.normalise import (
+    LONG_TERM,
+    fold,
+    normalise_date,
+    parse_term,
+    repair_credit_code,
+    repair_id_number,
+)
+from ocr_service.text import Box, Glyph, Row, union
+
+__all__ = [
+    "FIELD_KEYS",
+    "KIND_KEYS",
+    "Field",
+    "extract",
+    "rows_from_text",
+]
+
+FIELD_KEYS = (
+    "enterprise_name",
+    "uscc",
+    "legal_representative",
+    "address",
+    "established_on",
+    "term_from",
+    "term_to",
+    "licence_no",
+    "issuing_authority",
+    "issued_on",
+    "valid_until",
+    "product_name",
+    "approval_no",
+    "holder",
+    "person_name",
+    "sex",
+    "ethnicity",
+    "birth_date",
+    "id_number",
+    "valid_from",
+)
+
+KIND_KEYS: dict[str, frozenset[str]] = {
+    "business_licence": frozenset(
+        {
+            "uscc",
+            "enterprise_name",
+            "legal_representative",
+            "address",
+            "established_on",
+            "term_from",
+            "term_to",
+            "issuing_authority",
+            "issued_on",
+        }
+    ),
+    "drug_manufacturing_licence": frozenset(
+        {
+            "licence_no",
+            "enterprise_name",
+            "uscc",
+            "address",
+            "legal_representative",
+            "issuing_authority",
+            "issued_on",
+            "valid_until",
+        }
+    ),
+    "device_registration_certificate": frozenset(
+        {
+            "approval_no",
+            "holder",
+            "address",
+            "product_name",
+            "issuing_authority",
+            "issued_on",
+            "valid_until",
+        }
+    ),
+    "id_card_front": frozenset(
+        {"person_name", "sex", "ethnicity", "birth_date", "address", "id_number"}
+    ),
+    "id_card_back": frozenset({"issuing_authority", "valid_from", "valid_until"}),
+    "power_of_attorney": frozenset(
+        {
+            "enterprise_name",
+            "legal_representative",
+            "person_name",
+            "id_number",
+            "valid_from",
+            "valid_until",
+        }
+    ),
+    "inspection_report": frozenset(
+        {"product_name", "approval_no", "enterprise_name", "issued_on"}
+    ),
+    "unknown": frozenset(FIELD_KEYS),
+}
+KIND_KEYS["drug_distribution_licence"] = KIND_KEYS["drug_manufacturing_licence"]
+KIND_KEYS["device_distribution_licence"] = KIND_KEYS["drug_manufacturing_licence"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    """A printed label: what it names (``keys``; none for a label that only
+    ends the value before it), how its value reads, and how many further rows
+    the value may take."""
+
+    text: str
+    keys: tuple[str, ...]
+    reads: str
+    continues: int = 0
+    kinds: frozenset[str] | None = None
+
+
+def _labels() -> list[_Label]:
+    poa = frozenset({"power_of_attorney", "unknown"})
+    report = frozenset({"inspection_report", "unknown"})
+    table: list[tuple[str, tuple[str, ...], str, int, frozenset[str] | None]] = []
+
+    def add(
+        texts: str,
+        keys: tuple[str, ...],
+        reads: str,
+        continues: int = 0,
+        kinds: frozenset[str] | None = None,
+    ) -> None:
+        for text in texts.split():
+            table.append((text, keys, reads, continues, kinds))
+
+    add("统一社会信用代码 社会信用代码 信用代码", ("uscc",), "uscc")
+    add("企业名称 单位名称 名称", ("enterprise_name",), "text", 1)
+    add("委托单位 委托方 授权单位", ("enterprise_name",), "text", 1, poa)
+    add("生产企业 生产单位 生产厂家", ("enterprise_name",), "text", 1, report)
+    add("注册人名称 备案人名称 注册人 备案人", ("holder",), "text", 1)
+    add("法定代表人 法人代表", ("legal_representative",), "name")
+    add("注册人住所 备案人住所 注册地址 住所 住址 地址", ("address",), "text", 2)
+    add("成立日期 注册日期", ("established_on",), "date")
+    add("营业期限", ("term_from", "term_to"), "term", 1)
+    add("营业期限自", ("term_from",), "date")
+    add("营业期限至", ("term_to",), "term_end")
+    add("许可证编号 许可证号 备案编号 编号 证号", ("licence_no",), "number")
+    add("注册证编号 注册证号 批准文号", ("approval_no",), "number")
+    add(
+        "发证机关 发证部门 发证单位 审批部门 签发机关 登记机关 备案部门",
+        ("issuing_authority",),
+        "text",
+        1,
+    )
+    add(
+        "发证日期 批准日期 报告日期 签发日期 备案日期",
+        ("issued_on",),
+        "date",
+    )
+    add("有效期至", ("valid_until",), "term_end")
+    add(
+        "有效期限 有效期 授权期限 委托期限",
+        ("valid_from", "valid_until"),
+        "validity",
+        1,
+    )
+    add("产品名称 检品名称 样品名称 药品名称", ("product_name",), "text", 1)
+    add("姓名", ("person_name",), "name")
+    add("被委托人 受托人 被授权人", ("person_name",), "name", 0, poa)
+    add("性别", ("sex",), "sex")
+    add("民族", ("ethnicity",), "ethnicity")
+    add("出生", ("birth_date",), "date")
+    add("公民身份号码 身份证号码 身份证号", ("id_number",), "id")
+    add(
+        "类型 注册资本 经营范围 生产范围 生产地址和生产范围 经营方式 企业负责人 "
+        "质量负责人 质量受权人 仓库地址 生产地址 经营场所 库房地址 签发人 分类码 "
+        "型号、规格 型号规格 结构及组成 适用范围 附件 备注 批号 规格 检验依据 "
+        "检验结论 检验项目 检验结果 报告编号 代理人名称 代理人住所 日期 其他内容",
+        (),
+        "none",
+    )
+    labels = [_Label(t, k, r, c, kinds) for t, k, r, c, kinds in table]
+    return sorted(labels, key=lambda label: len(label.text), reverse=True)
+
+
+_LABELS = _labels()
+_SEPARATORS = ":;,.、·|()[]"
+_COLONS = ":"
+_NAME_CHARS = re.compile(r"[\u4e00-\u9fff·]+")
+_DIGIT_FIXES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "I": "1",
+        "l": "1",
+        "|": "1",
+        "]": "1",
+        "Z": "2",
+        "S": "5",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field as reported: its value, confidence and box."""
+
+    value: str
+    confidence: float
+    box: Box
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "confidence": round(self.confidence, 3),
+            "box": list(self.box),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    row: int
+    start: int
+    end: int
+    label: _Label
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A value's characters: ``(row, start, end)`` pieces, in order."""
+
+    pieces: tuple[tuple[int, int, int], ...]
+
+
+def _row_labels(row: Row, index: int, kind: str) -> list[_Hit]:
+    text = row.text
+    candidates: list[tuple[bool, int, int, int, _Label]] = []
+    for label in _LABELS:
+        if label.kinds is not None and kind not in label.kinds:
+            continue
+        for hit in find_all(text, label.text):
+            candidates.append((hit.exact, len(label.text), hit.start, hit.end, label))
+    candidates.sort(key=lambda c: (not c[0], -c[1], c[2]))
+    taken: list[_Hit] = []
+    for _, _, start, end, label in candidates:
+        if any(start < h.end and h.start < end for h in taken):
+            continue
+        if not _stands_as_label(row, start, end):
+            continue
+        taken.append(_Hit(index, start, end, label))
+    return sorted(taken, key=lambda h: h.start)
+
+
+def _stands_as_label(row: Row, start: int, end: int) -> bool:
+    text = row.text
+    if start == 0 or row.gap_before(start) >= 0.8:
+        return True
+    if text[start - 1] in _SEPARATORS or not _is_cjk(text[start - 1]):
+        return True
+    return end < len(text) and text[end] in _COLONS
+
+
+def _is_cjk(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff"
+
+
+def _value_start(row: Row, position: int, end: int) -> int:
+    while position < end and row.text[position] in _SEPARATORS:
+        position += 1
+    return position
+
+
+def _cut_at_gap(row: Row, start: int, end: int, gap: float) -> int:
+    for position in range(start + 1, end):
+        if row.gap_before(position) >= gap:
+            return position
+    return end
+
+
+class _Reader:
+    def __init__(self, rows: Sequence[Row], kind: str) -> None:
+        self.rows = rows
+        self.kind = kind
+        self.hits = [_row_labels(row, i, kind) for i, row in enumerate(rows)]
+
+    def value_span(self, hit: _Hit) -> _Span | None:
+        row = self.rows[hit.row]
+        later = [h.start for h in self.hits[hit.row] if h.start >= hit.end]
+        end = min(later) if later else len(row.text)
+        start = _value_start(row, hit.end, end)
+        if hit.label.reads in ("text", "name", "sex", "ethnicity"):
+            end = _cut_at_gap(row, start, end, 2.5)
+        if start >= end:
+            return self._below(hit)
+        pieces = [(hit.row, start, end)]
+        x0 = row.span_box(start, end)[0]
+        for _ in range(hit.label.continues):
+            more = self._continuation(pieces[-1][0], x0, row.box[0], hit)
+            if more is None:
+                break
+            pieces.append(more)
+        return _Span(tuple(pieces))
+
+    def _next_row(self, index: int) -> int | None:
+        if index + 1 >= len(self.rows):
+            return None
+        here, there = self.rows[index], self.rows[index + 1]
+        gap = there.box[1] - here.box[3]
+        return index + 1 if gap < 1.6 * max(here.height, there.height) else None
+
+    def _continuation(
+        self, index: int, x0: int, _row_x0: int, hit: _Hit
+    ) -> tuple[int, int, int] | None:
+        following = self._next_row(index)
+        if following is None:
+            return None
+        row = self.rows[following]
+        height = self.rows[hit.row].height
+        label_x0 = self.rows[hit.row].span_box(hit.start, hit.end)[0]
+        for position in range(len(row.text)):
+            box = row.glyphs[row.owners[position]].box
+            if box[0] < label_x0 - height / 2:
+                continue
+            if abs(box[0] - x0) > height:
+                return None
+            labels_here = self.hits[following]
+            if any(
+                h.start <= position
+                for h in labels_here
+                if h.start >= 0
+                and row.span_box(h.start, h.end)[0] >= label_x0 - height / 2
+            ):
+                return None
+            later = [h.start for h in labels_here if h.start > position]
+            end = min(later) if later else len(row.text)
+            end = _cut_at_gap(row, position, end, 2.5)
+            return following, position, end
+        return None
+
+    def _below(self, hit: _Hit) -> _Span | None:
+        following = self._next_row(hit.row)
+        if following is None:
+            return None
+        row = self.rows[following]
+        label_x0 = self.rows[hit.row].span_box(hit.start, hit.end)[0]
+        height = self.rows[hit.row].height
+        for position in range(len(row.text)):
+            if row.glyphs[row.owners[position]].box[0] < label_x0 - height:
+                continue
+            if any(h.start == position for h in self.hits[following]):
+                return None
+            later = [h.start for h in self.hits[following] if h.start > position]
+            end = min(later) if later else len(row.text)
+            return _Span(((following, position, _cut_at_gap(row, position, end, 2.5)),))
+        return None
+
+    def text(self, span: _Span) -> str:
+        return "".join(self.rows[r].span_text(s, e) for r, s, e in span.pieces)
+
+    def box(self, span: _Span) -> Box:
+        return union(self.rows[r].span_box(s, e) for r, s, e in span.pieces)
+
+    def confidence(self, span: _Span) -> float:
+        glyphs: list[Glyph] = []
+        for r, s, e in span.pieces:
+            glyphs.extend(self.rows[r].span_glyphs(s, e))
+        return sum(g.confidence for g in glyphs) / len(glyphs) if glyphs else 0.0
+
+
+def _clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"[\"'“”‘’`]", "", text)
+    text = re.sub(r"^[\s:;,.、。·|_\-]+|[\s:;,.、。·|_\-]+$", "", text)
+    return re.sub(r"^\((?:盖章|负责人|签字)\)", "", text)
+
+
+def _clean_name(text: str) -> str | None:
+    text = re.sub(r"^\([^)]*\)", "", unicodedata.normalize("NFKC", text))
+    parts = _NAME_CHARS.findall(text)
+    name = parts[0] if parts else ""
+    return name if 2 <= len(name) <= 6 else None
+
+
+def _clean_number(text: str) -> str | None:
+    compact = fold(text).strip(_SEPARATORS + "-_")
+    compact = re.sub(
+        r"(?<=\d)[OoDIl|\]ZS](?=\d)",
+        lambda m: m.group(0).translate(_DIGIT_FIXES),
+        compact,
+    )
+    compact = re.sub(
+        r"(?<=\d)[OoDIl|\]ZS]$", lambda m: m.group(0).translate(_DIGIT_FIXES), compact
+    )
+    return compact if len(compact) >= 4 else None
+
+
+def _read(
+    reads: str, keys: tuple[str, ...], text: str, today: date | None
+) -> list[tuple[str, str, float]]:
+    """``(key, value, confidence factor)`` read from ``text`` as ``reads``."""
+    if reads == "uscc":
+        code = repair_credit_code(text)
+        return [(keys[0], code, 1.0)] if code else []
+    if reads == "id":
+        number = repair_id_number(text, today)
+        return [(keys[0], number, 1.0)] if number else []
+    if reads == "date":
+        value = normalise_date(text)
+        return [(keys[0], value, 1.0)] if value else []
+    if reads in ("term", "validity"):
+        term = parse_term(text)
+        found: list[tuple[str, str, float]] = []
+        if term.start is not None and term.end is None and reads == "validity":
+            return [(keys[1], term.start.value, 1.0)]
+        if term.start is not None and term.start.value != LONG_TERM:
+            found.append((keys[0], term.start.value, 1.0))
+        if term.end is not None:
+            found.append((keys[1], term.end.value, 1.0))
+        return found
+    if reads == "term_end":
+        term = parse_term(text)
+        end = term.end or term.start
+        return [(keys[0], end.value, 1.0)] if end else []
+    if reads == "sex":
+        match = re.search("[男女]", text)
+        return [(keys[0], match.group(0), 1.0)] if match else []
+    if reads == "ethnicity":
+        parts = _NAME_CHARS.findall(text)
+        value = parts[0].removesuffix("族") if parts else ""
+        return [(keys[0], value, 1.0)] if 1 <= len(value) <= 5 else []
+    if reads == "name":
+        name = _clean_name(text)
+        return [(keys[0], name, 1.0)] if name else []
+    if reads == "number":
+        number = _clean_number(text)
+        return [(keys[0], number, 1.0)] if number else []
+    value = _clean_text(text)
+    return [(keys[0], value, 1.0)] if len(value) >= 2 else []
+
+
+def extract(
+    rows: Sequence[Row],
+    kind: str,
+    to_original: Callable[[Box], Box] = lambda box: box,
+    *,
+    today: date | None = None,
+) -> dict[str, Field]:
+    """The fields of a page of ``kind`` whose rows are ``rows``; boxes are
+    mapped with ``to_original``."""
+    allowed = KIND_KEYS.get(kind, KIND_KEYS["unknown"])
+    reader = _Reader(rows, kind)
+    fields: dict[str, Field] = {}
+    authority_row: int | None = None
+    for row_hits in reader.hits:
+        for hit in row_hits:
+            keys = hit.label.keys
+            if not keys or all(k in fields or k not in allowed for k in keys):
+                continue
+            span = reader.value_span(hit)
+            if span is None:
+                continue
+            text = reader.text(span)
+            box = to_original(reader.box(span))
+            confidence = reader.confidence(span)
+            for key, value, factor in _read(hit.label.reads, keys, text, today):
+                if key in fields or key not in allowed:
+                    continue
+                if hit.label.reads in ("uscc", "id"):
+                    confidence = max(confidence, 0.95) * factor
+                fields[key] = Field(value, confidence, box)
+                if key == "issuing_authority":
+                    authority_row = span.pieces[-1][0]
+    _fill_from_page(reader, fields, allowed, authority_row, to_original, today)
+    return {key: fields[key] for key in FIELD_KEYS if key in fields}
+
+
+def _fill_from_page(
+    reader: _Reader,
+    fields: dict[str, Field],
+    allowed: frozenset[str],
+    authority_row: int | None,
+    to_original: Callable[[Box], Box],
+    today: date | None,
+) -> None:
+    rows = reader.rows
+    for key, reads in (("uscc", "uscc"), ("id_number", "id")):
+        if key in fields or key not in allowed:
+            continue
+        for index, row in enumerate(rows):
+            found = _read(reads, (key,), row.text, today)
+            if found:
+                _, value, factor = found[0]
+                box = to_original(row.box)
+                fields[key] = Field(
+                    value,
+                    max(0.9, reader.confidence(_Span(((index, 0, len(row.text)),))))
+                    * factor,
+                    box,
+                )
+                break
+    if (
+        "issued_on" in allowed
+        and "issued_on" not in fields
+        and authority_row is not None
+    ):
+        for index in range(authority_row + 1, min(len(rows), authority_row + 3)):
+            if reader.hits[index]:
+                break
+            issued = normalise_date(rows[index].text)
+            if issued:
+                span = _Span(((index, 0, len(rows[index].text)),))
+                fields["issued_on"] = Field(
+                    issued, reader.confidence(span), to_original(reader.box(span))
+                )
+                break
+    number = fields.get("id_number")
+    if number is not None and {"birth_date", "sex"} <= allowed:
+        born = f"{number.value[6:10]}-{number.value[10:12]}-{number.value[12:14]}"
+        if fields.get("birth_date") is None or fields["birth_date"].value != born:
+            previous = fields.get("birth_date")
+            fields["birth_date"] = Field(
+                born, number.confidence * 0.95, previous.box if previous else number.box
+            )
+        sex = "男" if int(number.value[16]) % 2 else "女"
+        if fields.get("sex") is None or fields["sex"].value != sex:
+            previous = fields.get("sex")
+            fields["sex"] = Field(
+                sex, number.confidence * 0.95, previous.box if previous else number.box
+            )
+
+
+def rows_from_text(lines: Sequence[str]) -> list[Row]:
+    """Rows built from plain text lines, for tests and text input: each
+    character a glyph 20 px high and 10 px wide, confidence 0.9; each white
+    space is 10 px of gap, and a run of it is a word break."""
+    rows: list[Row] = []
+    for index, line in enumerate(lines):
+        glyphs: list[Glyph] = []
+        x = 0
+        space = False
+        for c in line:
+            if c.isspace():
+                x += 10
+                space = True
+                continue
+            top = index * 40
+            glyphs.append(
+                Glyph(
+                    unicodedata.normalize("NFKC", c),
+                    (x, top, x + 10, top + 20),
+                    0.9,
+                    space,
+                )
+            )
+            x += 10
+            space = False
+        if glyphs:
+            rows.append(Row.of(glyphs))
+    return rows

@@ -1,0 +1,290 @@
+"""Normalisation of values read by OCR: dates, terms and the two checked codes.
+
+Everything here is pure and works on plain strings, so it is tested without
+Tesseract.
+
+Dates
+    ``2020年01月02日``, ``2020年1月2日``, ``2020.01.02``, ``2020-01-02``,
+    ``2020/01/02``, ``2020 年 1 月 2 日`` and dates in Chinese numerals
+    (``二〇二〇年一月二日``) become ISO ``2020-01-02``. Letters OCR commonly
+    reads in place of digits (O, l, I, |, ...) are read as those digits inside
+    a date. A day that does not exist in the calendar is no date.
+
+Open-ended terms
+    ``长期`` (and ``长期有效``, ``永久``) become :data:`LONG_TERM`.
+
+Codes
+    The unified social credit code is repaired with
+    :func:`aggregates.identifiers.repair_uscc` (letters that cannot occur in a
+    code but look like a digit) and the resident ID number by reading
+    look-alike letters as digits; a reading that then fails its check
+    characters is rejected, never guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from aggregates.identifiers import InvalidIdentifier, check_id_number, repair_uscc
+
+__all__ = [
+    "LONG_TERM",
+    "DateMatch",
+    "Term",
+    "find_dates",
+    "fold",
+    "normalise_date",
+    "parse_term",
+    "repair_credit_code",
+    "repair_id_number",
+]
+
+LONG_TERM = "long-term"
+
+# Characters OCR engines read in place of digits, by the digit they stand for.
+_DIGIT_LOOK_ALIKES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "〇": "0",
+        "I": "1",
+        "l": "1",
+        "|": "1",
+        "i": "1",
+        "L": "1",
+        "]": "1",
+        "Z": "2",
+        "z": "2",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "G": "6",
+        "b": "6",
+        "g": "9",
+        "q": "9",
+    }
+)
+_DIGIT_LIKE = "0-9OoDQ〇Il|iL\\]ZzSsBGbgq"
+_D = f"[{_DIGIT_LIKE}]"
+_SPACE = r"[ \t]*"
+_YEAR = f"((?:1|2|l|I|\\|){_SPACE}(?:{_D}{_SPACE}){{3}})"
+_MONTH_OR_DAY = f"({_D}{_SPACE}{_D}?)"
+_SEPARATOR = r"[.\-/．·,，_—–~]"
+_ARABIC_DATE = re.compile(
+    f"{_YEAR}{_SPACE}(?:年|{_SEPARATOR}){_SPACE}{_MONTH_OR_DAY}{_SPACE}"
+    f"(?:月|{_SEPARATOR}){_SPACE}{_MONTH_OR_DAY}{_SPACE}(?:日|号)?"
+)
+_COMPACT_DATE = re.compile(r"(?<![0-9])((?:19|20)\d{2})(\d{2})(\d{2})(?![0-9])")
+_CHINESE_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "O": 0,
+    "o": 0,
+    "0": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN = "〇零Oo0一二三四五六七八九"
+_CHINESE_DATE = re.compile(
+    f"([{_CN}]{{4}}){_SPACE}年{_SPACE}([{_CN}十]{{1,3}}){_SPACE}月"
+    f"{_SPACE}([{_CN}十]{{1,3}}){_SPACE}日"
+)
+_LONG_TERM = re.compile(r"长\s*期(?:\s*有\s*效)?|永\s*久(?:\s*有\s*效)?")
+
+_EARLIEST = 1900
+_LATEST = 2199
+
+
+def fold(text: str) -> str:
+    """``text`` in NFKC (full-width letters, digits and punctuation folded to
+    ASCII) without white space."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@dataclass(frozen=True, slots=True)
+class DateMatch:
+    """A date found in a text: its ISO value (or :data:`LONG_TERM`) and the
+    span ``[start, end)`` it occupies."""
+
+    value: str
+    start: int
+    end: int
+
+
+def _digits(text: str) -> str:
+    return "".join(text.split()).translate(_DIGIT_LOOK_ALIKES)
+
+
+def _iso(year: int, month: int, day: int) -> str | None:
+    if not _EARLIEST <= year <= _LATEST:
+        return None
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _chinese_number(text: str) -> int | None:
+    if "十" not in text:
+        if len(text) > 2:
+            return None
+        return int("".join(str(_CHINESE_DIGITS[c]) for c in text))
+    tens, _, units = text.partition("十")
+    if len(tens) > 1 or len(units) > 1:
+        return None
+    return (_CHINESE_DIGITS[tens] if tens else 1) * 10 + (
+        _CHINESE_DIGITS[units] if units else 0
+    )
+
+
+def find_dates(text: str, *, long_term: bool = False) -> list[DateMatch]:
+    """Every date in ``text`` in order of position, as ISO strings; with
+    ``long_term``, ``长期`` and its synonyms too, as :data:`LONG_TERM`.
+
+    Readings that are not calendar dates between 1900 and 2199 are skipped.
+    """
+    found: list[DateMatch] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
+    for m in _ARABIC_DATE.finditer(text):
+        month, day = _digits(m.group(2)), _digits(m.group(3))
+        iso = _iso(int(_digits(m.group(1))), int(month), int(day))
+        if iso is not None:
+            found.append(DateMatch(iso, m.start(), m.end()))
+            taken.append((m.start(), m.end()))
+    for m in _CHINESE_DATE.finditer(text):
+        year = "".join(str(_CHINESE_DIGITS[c]) for c in m.group(1))
+        month_number = _chinese_number(m.group(2))
+        day_number = _chinese_number(m.group(3))
+        if month_number is None or day_number is None or not free(*m.span()):
+            continue
+        iso = _iso(int(year), month_number, day_number)
+        if iso is not None:
+            found.append(DateMatch(iso, m.start(), m.end()))
+            taken.append((m.start(), m.end()))
+    for m in _COMPACT_DATE.finditer(text):
+        iso = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if iso is not None and free(*m.span()):
+            found.append(DateMatch(iso, m.start(), m.end()))
+            taken.append((m.start(), m.end()))
+    if long_term:
+        for m in _LONG_TERM.finditer(text):
+            if free(*m.span()):
+                found.append(DateMatch(LONG_TERM, m.start(), m.end()))
+    return sorted(found, key=lambda d: d.start)
+
+
+def normalise_date(text: str) -> str | None:
+    """The first date in ``text`` as ISO ``YYYY-MM-DD``, or ``None``."""
+    dates = find_dates(text)
+    return dates[0].value if dates else None
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A validity or business term: each end an ISO date, :data:`LONG_TERM`
+    or ``None`` when absent, with its span in the text parsed."""
+
+    start: DateMatch | None
+    end: DateMatch | None
+
+
+def parse_term(text: str) -> Term:
+    """The term ``text`` states: ``2015年03月12日至2035年03月11日``,
+    ``2015.03.12-长期``, ``自2015年03月12日至长期``, or only its end
+    (``长期``, ``至2035年03月11日``)."""
+    dates = find_dates(text, long_term=True)
+    if not dates:
+        return Term(None, None)
+    if len(dates) >= 2:
+        first, second = dates[0], dates[1]
+        if first.value == LONG_TERM:
+            return Term(None, first)
+        return Term(first, second)
+    only = dates[0]
+    before = text[: only.start]
+    if only.value == LONG_TERM or re.search(r"[至到\-~—–]\s*$", before):
+        return Term(None, only)
+    return Term(only, None)
+
+
+# --- codes ---------------------------------------------------------------------
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in fold(text).upper() if c.isascii() and c.isalnum())
+
+
+def repair_credit_code(text: str) -> str | None:
+    """The valid unified social credit code ``text`` shows, or ``None``.
+
+    Separators and white space are ignored, and the letters that cannot occur
+    in a code but look like a digit are read as that digit
+    (:func:`aggregates.identifiers.repair_uscc`). Nothing more is guessed:
+    undoing other confusions (8/B, 5/6, ...) one character at a time turned
+    codes with a wrong check character into other valid codes. When more than
+    18 letters and digits are present, each run of 18 is tried in turn.
+    """
+    raw = _alnum(text)
+    for start in range(max(0, len(raw) - 17)):
+        repaired = repair_uscc(raw[start : start + 18])
+        if repaired is not None:
+            return repaired
+    return None
+
+
+_ID_LOOK_ALIKES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "I": "1",
+        "l": "1",
+        "|": "1",
+        "i": "1",
+        "]": "1",
+        "Z": "2",
+        "z": "2",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "G": "6",
+        "x": "X",
+        "×": "X",
+    }
+)
+
+
+def repair_id_number(text: str, today: date | None = None) -> str | None:
+    """The valid resident ID number ``text`` shows, reading look-alike letters
+    as digits (and ``x`` as ``X``), or ``None``.
+
+    When more than 18 characters are present, each run of 18 is tried.
+    """
+    raw = "".join(
+        c
+        for c in unicodedata.normalize("NFKC", text).translate(_ID_LOOK_ALIKES)
+        if c.isascii() and (c.isdigit() or c == "X")
+    )
+    for i in range(max(0, len(raw) - 17)):
+        try:
+            return check_id_number(raw[i : i + 18], today)
+        except InvalidIdentifier:
+            continue
+    return None

@@ -1,0 +1,60 @@
+"""Recognition through the API: an enterprise uploads a licence image and gets
+the proposed type and fields; bad files answer problem documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from read_api.settings import Settings
+from tests.integration.helpers import Api, running_api
+from tests.integration.test_ocr_recognition import VALID_USCC, licence_png
+
+
+@pytest.fixture
+def api(sqlite_settings: Settings) -> Iterator[Api]:
+    with running_api(replace(sqlite_settings, ocr_workers=1)) as driver:
+        yield driver
+
+
+def upload(api: Api, headers: dict[str, str], name: str, data: bytes) -> httpx.Response:
+    return api.client.post("/api/v1/ocr", files={"file": (name, data)}, headers=headers)
+
+
+def test_an_uploaded_licence_comes_back_as_a_typed_info_card(api: Api) -> None:
+    admin = api.register()["headers"]
+
+    response = upload(api, admin, "../../营业执照.png", licence_png(VALID_USCC))
+
+    assert response.status_code == 200
+    result = response.json()
+    assert result["type"] == "business_licence"
+    assert result["fields"]["uscc"]["value"] == VALID_USCC
+    assert len(result["fields"]["uscc"]["box"]) == 4
+
+
+def test_a_renamed_executable_is_refused_by_its_content(api: Api) -> None:
+    admin = api.register()["headers"]
+
+    response = upload(api, admin, "licence.jpg", b"\x7fELF\x02\x01\x01" + b"\0" * 400)
+
+    assert response.status_code == 415
+    assert response.json()["code"] == "UNSUPPORTED_FILE"
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(api: Api) -> None:
+    admin = api.register()["headers"]
+
+    response = upload(api, admin, "big.pdf", b"%PDF-1.7\n" + b"0" * (22 * 1024 * 1024))
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "BODY_TOO_LARGE"
+
+
+def test_recognition_needs_a_signed_in_enterprise(api: Api) -> None:
+    response = upload(api, {}, "x.png", licence_png(VALID_USCC))
+
+    assert response.status_code == 401

@@ -1,0 +1,184 @@
+"""Classification and field extraction from given text lines (no Tesseract)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ocr_service.classify import UNKNOWN, classify, classify_text
+from ocr_service.fields import extract, rows_from_text
+from ocr_service.normalise import LONG_TERM
+
+TODAY = date(2025, 6, 1)
+
+
+def values(lines: list[str], kind: str | None = None) -> dict[str, str]:
+    rows = rows_from_text(lines)
+    found = extract(rows, kind or classify(rows).kind, today=TODAY)
+    return {key: field.value for key, field in found.items()}
+
+
+BUSINESS_LICENCE = [
+    "统一社会信用代码 9135O1OOMOOO1OOY43",
+    "营 业 执 照",
+    "名    称  福州康宁医药有限公司",
+    "类    型  有限责任公司(自然人投资或控股)",
+    "法定代表人  王建国",
+    "成立日期  2015年03月12日",
+    "营业期限  2015年03月12日至长期",
+    "住    所  福建省福州市鼓楼区五四路128号",
+    "登记机关  福州市市场监督管理局",
+    "2020年1月2日",
+]
+
+
+def test_a_business_licence_yields_its_normalised_fields() -> None:
+    found = values(BUSINESS_LICENCE)
+
+    assert found == {
+        "enterprise_name": "福州康宁医药有限公司",
+        "uscc": "91350100M000100Y43",
+        "legal_representative": "王建国",
+        "address": "福建省福州市鼓楼区五四路128号",
+        "established_on": "2015-03-12",
+        "term_from": "2015-03-12",
+        "term_to": LONG_TERM,
+        "issuing_authority": "福州市市场监督管理局",
+        "issued_on": "2020-01-02",
+    }
+
+
+def test_a_value_stops_at_the_next_label_of_a_two_column_row() -> None:
+    lines = [
+        "营业执照",
+        "名    称  福州康宁医药有限公司      注册资本  伍佰万元整",
+        "法定代表人  王建国                成立日期  2015年03月12日",
+    ]
+
+    found = values(lines)
+
+    assert found["enterprise_name"] == "福州康宁医药有限公司"
+    assert found["legal_representative"] == "王建国"
+    assert found["established_on"] == "2015-03-12"
+
+
+def test_an_address_continues_on_the_row_below_its_value() -> None:
+    lines = [
+        "姓名  张三",
+        "住址  福建省福州市鼓楼区",
+        "      五四路128号",
+        "公民身份号码  35010219900102002X",
+    ]
+
+    found = values(lines, "id_card_front")
+
+    assert found["address"] == "福建省福州市鼓楼区五四路128号"
+
+
+def test_an_id_card_front_takes_birth_date_and_sex_from_a_valid_number() -> None:
+    lines = [
+        "姓名  张三",
+        "性别  女      民族  汉",
+        "出生  1990 年 1 月 3 日",
+        "公民身份号码  35010219900102002X",
+    ]
+
+    found = values(lines, "id_card_front")
+
+    assert found["birth_date"] == "1990-01-02"
+    assert found["sex"] == "女"
+    assert found["ethnicity"] == "汉"
+    assert found["id_number"] == "35010219900102002X"
+
+
+def test_an_invalid_credit_code_is_not_proposed() -> None:
+    lines = ["营业执照", "统一社会信用代码  91350100M000100Y47", "名称  某某公司"]
+
+    found = values(lines)
+
+    assert "uscc" not in found
+
+
+def test_an_id_card_back_yields_its_authority_and_validity() -> None:
+    lines = [
+        "中华人民共和国",
+        "居 民 身 份 证",
+        "签发机关  福州市公安局鼓楼分局",
+        "有效期限  2015.03.12-2035.03.12",
+    ]
+
+    found = values(lines)
+
+    assert found == {
+        "issuing_authority": "福州市公安局鼓楼分局",
+        "valid_from": "2015-03-12",
+        "valid_until": "2035-03-12",
+    }
+
+
+def test_a_value_printed_below_its_label_is_found() -> None:
+    lines = ["药品经营许可证", "有效期至", "2029年12月31日"]
+
+    found = values(lines)
+
+    assert found["valid_until"] == "2029-12-31"
+
+
+def test_field_boxes_cover_the_value_not_the_label() -> None:
+    rows = rows_from_text(["法定代表人  王建国"])
+
+    found = extract(rows, "business_licence")
+
+    assert found["legal_representative"].box == (70, 0, 100, 20)
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("营业执照", "business_licence"),
+        ("药品生产许可证", "drug_manufacturing_licence"),
+        ("药品经营许可证", "drug_distribution_licence"),
+        ("中华人民共和国医疗器械注册证", "device_registration_certificate"),
+        ("医疗器械经营许可证", "device_distribution_licence"),
+        ("第二类医疗器械经营备案凭证", "device_distribution_licence"),
+        ("授权委托书", "power_of_attorney"),
+        ("检验报告书", "inspection_report"),
+    ],
+)
+def test_a_page_is_classified_by_its_title(title: str, kind: str) -> None:
+    lines = [title, "企业名称  福州康宁医药有限公司", "发证日期  2020年01月02日"]
+
+    classification = classify_text(lines)
+
+    assert classification.kind == kind
+    assert classification.confidence >= 0.5
+
+
+def test_a_title_with_one_misread_character_still_classifies() -> None:
+    classification = classify_text(["号业执照", "名称  某某公司", "注册资本  伍佰万元"])
+
+    assert classification.kind == "business_licence"
+
+
+def test_id_card_sides_are_told_apart_by_their_labels() -> None:
+    front = ["姓名 张三", "性别 男 民族 汉", "出生 1990年1月2日", "公民身份号码 1"]
+    back = ["中华人民共和国", "居民身份证", "签发机关 某某公安局", "有效期限 长期"]
+
+    kinds = (classify_text(front).kind, classify_text(back).kind)
+
+    assert kinds == ("id_card_front", "id_card_back")
+
+
+def test_a_title_quoted_in_a_sentence_far_down_does_not_decide_the_kind() -> None:
+    lines = ["通知", "", "", "", "各位同事:", "请于本周提交营业执照复印件。"]
+
+    classification = classify_text(lines)
+
+    assert classification.kind == UNKNOWN
+
+
+def test_no_rows_are_unknown() -> None:
+    classification = classify([])
+
+    assert classification.kind == UNKNOWN
