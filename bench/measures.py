@@ -299,14 +299,13 @@ def raw_insert_stream(
 
 
 def raw_insert_as_eventsourcing(conn: psycopg.Connection[Any], shape: RowShape) -> None:
-    """The statements eventsourcing's PostgreSQL recorder sends for one save,
-    pipelined the same way: table lock, NOTIFY, INSERT ... RETURNING, a sync
-    to surface conflicts, then COMMIT (``conn`` is in autocommit mode, as the
-    recorder's are)."""
+    """The statements the platform's recorder (eventsourcing's, less its
+    NOTIFY) sends for one save, pipelined the same way: table lock, INSERT ...
+    RETURNING, a sync to surface conflicts, then COMMIT (``conn`` is in
+    autocommit mode, as the recorder's are)."""
     with conn.pipeline() as pipeline, conn.transaction():
         conn.execute("SET LOCAL lock_timeout = '10s'")
         conn.execute(f"LOCK TABLE {RAW_TABLE} IN EXCLUSIVE MODE")
-        conn.execute(f"NOTIFY {RAW_TABLE}")
         cursor = conn.execute(
             RAW_INSERT + " RETURNING notification_id",
             (uuid4(), 1, shape.topic, shape.state),
@@ -344,7 +343,7 @@ def append_single(b: Bench) -> Outcome:
     note = (
         "baseline: one plain INSERT and COMMIT per event; "
         "with_eventsourcing_statements sends, raw, the statements the recorder "
-        "sends (lock, NOTIFY, INSERT RETURNING, sync, COMMIT), so the gap between "
+        "sends (lock, INSERT RETURNING, sync, COMMIT), so the gap between "
         "it and ours is the library's Python, the gap below it the SQL's shape"
     )
     return {"append_single": rate_result(ours, baseline, APPEND_GOAL, note)}

@@ -35,7 +35,7 @@ Why the baselines are fair
       baseline inserts with one ``INSERT ... SELECT FROM unnest(...)`` as
       eventsourcing does; the concurrent baseline gives each thread its own
       connection; beside the single-event baseline, the recorder's own
-      statements (table lock, NOTIFY, INSERT ... RETURNING, pipeline sync,
+      statements (table lock, INSERT ... RETURNING, pipeline sync,
       COMMIT) sent raw split the gap into SQL shape and library overhead;
     * the command's baseline reads the stream and appends one row;
     * the rebuild's baseline pages through the real notification table 2000
