@@ -21,6 +21,7 @@ from read_api.settings import Settings
 from read_api.wiring import Services, build
 from tests.conftest import fresh_database
 from tests.examples import registration
+from tests.integration.helpers import running_api
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +170,38 @@ def test_an_interrupted_rebuild_resumes_where_it_stopped(pg_settings: Settings) 
         assert snapshot(found) == expected
     finally:
         found.close()
+
+
+def test_the_api_keeps_answering_from_the_old_view_during_a_rebuild(
+    pg_settings: Settings,
+) -> None:
+    with running_api(pg_settings) as api:
+        operator = api.operator()
+        for _ in range(25):
+            api.register()
+        head = api.event_count()
+        first = api.client.get(
+            f"/api/v1/enterprises?after={head}&limit=200", headers=operator
+        )
+        expected = first.json()["items"]
+        answers: list[tuple[int, int]] = []
+        done = threading.Event()
+
+        def rebuild() -> None:
+            found = api.services
+            found.engine.rebuild(
+                "enterprises", found.app.recorder, found.decoder, batch=5
+            )
+            done.set()
+
+        worker = threading.Thread(target=rebuild)
+        worker.start()
+        while not done.is_set():
+            response = api.client.get("/api/v1/enterprises?limit=200", headers=operator)
+            answers.append((response.status_code, len(response.json()["items"])))
+        worker.join()
+        after = api.client.get("/api/v1/enterprises?limit=200", headers=operator)
+
+    assert len(expected) == 25
+    assert answers and set(answers) == {(200, 25)}
+    assert after.json()["items"] == expected
