@@ -80,6 +80,16 @@ class AccountCommands:
             username=account.username,
         )
 
+    def principal(self, account_id: UUID) -> Principal:
+        """Who an account is, for a token issued without a password (refresh)."""
+        account: Account = self.runner.load(account_id, Account)
+        return Principal(
+            account_id=str(account.id),
+            enterprise_id=account.enterprise_id,
+            role=account.role.value,
+            username=account.username,
+        )
+
     def _find(self, username: str) -> Account | None:
         repository = self.runner.app.repository
         try:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 import jwt
 from fastapi import Depends, Header, Request
@@ -31,10 +32,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.read",
             "history.read",
             "views.read",
+            "sessions.own",
         }
     ),
     Role.ENTERPRISE_ADMIN.value: frozenset(
-        {"enterprises.read", "audit.read", "history.read", "documents.recognise"}
+        {
+            "enterprises.read",
+            "audit.read",
+            "history.read",
+            "documents.recognise",
+            "sessions.own",
+        }
     ),
 }
 
@@ -52,6 +60,7 @@ class Identity:
     account_id: str
     enterprise_id: str
     role: str
+    session_id: str
 
     @property
     def platform_wide(self) -> bool:
@@ -61,7 +70,9 @@ class Identity:
         return self.platform_wide or enterprise_id == self.enterprise_id
 
 
-def issue_token(principal: Principal, secret: str, minutes: int) -> tuple[str, int]:
+def issue_token(
+    principal: Principal, session_id: str, secret: str, minutes: int
+) -> tuple[str, int]:
     now = int(time.time())
     lifetime = minutes * 60
     claims = {
@@ -69,6 +80,7 @@ def issue_token(principal: Principal, secret: str, minutes: int) -> tuple[str, i
         "sub": principal.account_id,
         "ent": principal.enterprise_id,
         "role": principal.role,
+        "sid": session_id,
         "iat": now,
         "exp": now + lifetime,
         "jti": uuid.uuid4().hex,
@@ -88,16 +100,24 @@ def identify(request: Request) -> Identity:
             secret,
             algorithms=["HS256"],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "ent", "role"]},
+            options={"require": ["exp", "sub", "ent", "role", "sid"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the access token has expired; sign in again") from None
     except jwt.PyJWTError:
         raise Unauthenticated("the access token is not valid") from None
+    # Signing out ends the session's access tokens at once, not at expiry.
+    try:
+        live = request.app.state.services.sessions.is_live(UUID(str(claims["sid"])))
+    except ValueError:
+        live = False
+    if not live:
+        raise Unauthenticated("the session has ended; sign in again")
     return Identity(
         account_id=str(claims["sub"]),
         enterprise_id=str(claims["ent"]),
         role=str(claims["role"]),
+        session_id=str(claims["sid"]),
     )
 
 

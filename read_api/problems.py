@@ -20,6 +20,13 @@ TITLES: dict[str, tuple[str, str]] = {
     "BODY_TOO_LARGE": ("请求体过大", "The request body is too large"),
     "UNSUPPORTED_MEDIA_TYPE": ("不支持的内容类型", "Unsupported content type"),
     "UNAUTHENTICATED": ("需要登录", "Authentication is required"),
+    "INVALID_TOKEN": ("令牌无效，请重新登录", "The token is not valid"),
+    "REFRESH_TOKEN_REUSED": (
+        "刷新令牌已使用，请重新登录",
+        "The refresh token was used",
+    ),
+    "SESSION_CLOSED": ("会话已退出，请重新登录", "The session was signed out"),
+    "SESSION_EXPIRED": ("会话已过期，请重新登录", "The session has expired"),
     "FORBIDDEN": ("没有该操作的权限", "You lack the permission for this"),
     "NOT_FOUND": ("资源不存在", "Not found"),
     "METHOD_NOT_ALLOWED": ("不支持该请求方法", "Method not allowed"),

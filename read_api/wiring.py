@@ -13,6 +13,7 @@ from commands.accounts import AccountCommands
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
 from commands.platform import CommandRunner, Platform
+from commands.sessions import SessionCommands
 from ocr_service.service import Recogniser
 from projections.audit import AuditView
 from projections.engine import Engine, LogFollower, Projection
@@ -41,6 +42,7 @@ class Services:
     runner: CommandRunner
     enterprises: EnterpriseCommands
     accounts: AccountCommands
+    sessions: SessionCommands
     history: History
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -116,6 +118,7 @@ def build(settings: Settings) -> Services:
         engine = Engine(views, all_projections())
         engine.setup()
     runner = CommandRunner(app)
+    accounts = AccountCommands(runner)
     return Services(
         settings=settings,
         app=app,
@@ -124,6 +127,7 @@ def build(settings: Settings) -> Services:
         decoder=EventDecoder(app.mapper),
         runner=runner,
         enterprises=EnterpriseCommands(runner),
-        accounts=AccountCommands(runner),
+        accounts=accounts,
+        sessions=SessionCommands(runner, accounts),
         history=History(app),
     )

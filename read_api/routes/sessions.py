@@ -1,13 +1,16 @@
-"""Signing in with a username and password."""
+"""Signing in, refreshing the tokens, and signing out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from read_api.auth import Public, issue_token
-from read_api.http import OrjsonResponse, services
+from commands.sessions import SignedIn
+from read_api.auth import Identity, Public, issue_token, require
+from read_api.http import OrjsonResponse, caller_of, request_id, services
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 
@@ -19,21 +22,63 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=128)
 
 
-@router.post("", status_code=201, dependencies=[Public])
-def sign_in(request: Request, body: Credentials) -> Response:
-    found = services(request)
-    principal = found.accounts.authenticate(body.username, body.password)
-    token, lifetime = issue_token(
-        principal, found.settings.jwt_secret, found.settings.access_token_minutes
+class RefreshToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+def tokens(request: Request, signed_in: SignedIn) -> Response:
+    settings = services(request).settings
+    access, lifetime = issue_token(
+        signed_in.principal,
+        signed_in.session_id,
+        settings.jwt_secret,
+        settings.access_token_minutes,
     )
     return OrjsonResponse(
         {
-            "access_token": token,
+            "access_token": access,
             "token_type": "Bearer",
             "expires_in": lifetime,
-            "account_id": principal.account_id,
-            "enterprise_id": principal.enterprise_id,
-            "role": principal.role,
+            "refresh_token": signed_in.refresh_token,
+            "session_id": signed_in.session_id,
+            "account_id": signed_in.principal.account_id,
+            "enterprise_id": signed_in.principal.enterprise_id,
+            "role": signed_in.principal.role,
+            "position": signed_in.position,
         },
         status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("", status_code=201, dependencies=[Public])
+def sign_in(request: Request, body: Credentials) -> Response:
+    """A short-lived access token and a refresh token. A wrong username and a
+    wrong password answer alike."""
+    signed_in = services(request).sessions.sign_in(
+        body.username, body.password, request_id(request)
+    )
+    return tokens(request, signed_in)
+
+
+@router.post("/refresh", status_code=201, dependencies=[Public])
+def refresh(request: Request, body: RefreshToken) -> Response:
+    """New tokens for a live session; the refresh token sent stops working."""
+    signed_in = services(request).sessions.refresh(
+        body.refresh_token, request_id(request)
+    )
+    return tokens(request, signed_in)
+
+
+@router.post("/current/sign-out", status_code=202)
+def sign_out(
+    request: Request, identity: Identity = Depends(require("sessions.own"))
+) -> Response:
+    """Ends the caller's session: its access and refresh tokens stop working."""
+    caller = caller_of(request, identity, None)
+    position = services(request).sessions.sign_out(caller, UUID(identity.session_id))
+    return OrjsonResponse(
+        {"session_id": identity.session_id, "position": position}, status_code=202
     )
