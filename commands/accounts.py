@@ -25,6 +25,15 @@ class Principal:
     username: str
 
 
+def principal_of(account: Account) -> Principal:
+    return Principal(
+        account_id=str(account.id),
+        enterprise_id=account.enterprise_id,
+        role=account.role.value,
+        username=account.username,
+    )
+
+
 def username_key(username: str) -> str:
     return username.casefold()
 
@@ -73,22 +82,12 @@ class AccountCommands:
         if not verify_password(account.password_hash if account else None, password):
             raise Unauthenticated("wrong username or password")
         assert account is not None
-        return Principal(
-            account_id=str(account.id),
-            enterprise_id=account.enterprise_id,
-            role=account.role.value,
-            username=account.username,
-        )
+        return principal_of(account)
 
     def principal(self, account_id: UUID) -> Principal:
         """Who an account is, for a token issued without a password (refresh)."""
         account: Account = self.runner.load(account_id, Account)
-        return Principal(
-            account_id=str(account.id),
-            enterprise_id=account.enterprise_id,
-            role=account.role.value,
-            username=account.username,
-        )
+        return principal_of(account)
 
     def _find(self, username: str) -> Account | None:
         repository = self.runner.app.repository
