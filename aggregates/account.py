@@ -16,6 +16,7 @@ from aggregates.errors import InvalidValue
 
 PLATFORM = "platform"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,40}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 class Role(enum.StrEnum):
@@ -32,23 +33,51 @@ def check_username(username: str) -> str:
     return username
 
 
+def check_mobile(mobile: str) -> str:
+    """A mainland mobile number: 11 digits starting with 1."""
+    cleaned = mobile.strip().replace(" ", "").removeprefix("+86")
+    if not _MOBILE.match(cleaned):
+        raise InvalidValue(
+            f"{mobile!r} is not a mainland mobile number (11 digits starting with 1)",
+            field="mobile",
+            code="INVALID_MOBILE",
+        )
+    return cleaned
+
+
 class Account(TracedAggregate):
     private_fields = frozenset({"password_hash"})
 
     class Opened(TracedAggregate.Created):
-        private_fields = frozenset({"password_hash"})
+        # The audit names accounts by id and username; the hash and the
+        # mobile number stay in the store only.
+        private_fields = frozenset({"password_hash", "mobile"})
 
         username: str
         password_hash: str
         role: str
+        mobile: str
+        invite_code: str
+        invited_by: str | None
 
         def summary(self) -> str:
             return f"account {self.username} opened as {self.role}"
 
-    def __init__(self, username: str, password_hash: str, role: str) -> None:
+    def __init__(
+        self,
+        username: str,
+        password_hash: str,
+        role: str,
+        mobile: str,
+        invite_code: str,
+        invited_by: str | None,
+    ) -> None:
         self.username = username
         self.password_hash = password_hash
         self.role = Role(role)
+        self.mobile = mobile
+        self.invite_code = invite_code
+        self.invited_by = invited_by
 
     @classmethod
     def open(
@@ -58,6 +87,9 @@ class Account(TracedAggregate):
         password_hash: str,
         role: Role,
         enterprise_id: str,
+        invite_code: str,
+        mobile: str = "",
+        invited_by: UUID | None = None,
         account_id: UUID | None = None,
     ) -> Account:
         return cls._create(
@@ -67,4 +99,7 @@ class Account(TracedAggregate):
             username=check_username(username),
             password_hash=password_hash,
             role=role.value,
+            mobile=check_mobile(mobile) if mobile else "",
+            invite_code=invite_code,
+            invited_by=str(invited_by) if invited_by else None,
         )

@@ -426,12 +426,13 @@ def stored_enterprises(app: Platform, count: int) -> list[UUID]:
 
 
 def raw_streams(
-    conn: psycopg.Connection[Any], shape: RowShape, count: int
+    conn: psycopg.Connection[Any], shapes: list[RowShape], count: int
 ) -> list[UUID]:
-    """Raw one-row streams, inserted in one transaction."""
+    """Raw streams of the given rows, inserted in one transaction."""
     ids = [uuid4() for _ in range(count)]
     for row_id in ids:
-        conn.execute(RAW_INSERT, (row_id, 1, shape.topic, shape.state))
+        for version, shape in enumerate(shapes, start=1):
+            conn.execute(RAW_INSERT, (row_id, version, shape.topic, shape.state))
     conn.commit()
     return ids
 
@@ -441,18 +442,21 @@ def command_approve(b: Bench) -> Outcome:
     n, app = b.counts.commands, b.app
     template = new_enterprise(0)
     template.approve()
-    registered, approved = row_shapes(app, template)
+    *submitted, approved = row_shapes(app, template)
     ids = stored_enterprises(app, WARMUP + n)
     caller = Caller(account_id="bench", enterprise_id="platform", role="operator")
     approve = b.services.enterprises.approve
     with b.raw() as conn:
-        raw_ids = raw_streams(conn, registered, WARMUP + n)
+        raw_ids = raw_streams(conn, submitted, WARMUP + n)
 
         def load_and_append(i: int) -> None:
             conn.execute(
                 f"SELECT * FROM {RAW_TABLE} WHERE originator_id = %s", (raw_ids[i],)
             ).fetchall()
-            conn.execute(RAW_INSERT, (raw_ids[i], 2, approved.topic, approved.state))
+            version = len(submitted) + 1
+            conn.execute(
+                RAW_INSERT, (raw_ids[i], version, approved.topic, approved.state)
+            )
             conn.commit()
 
         for i in range(WARMUP):

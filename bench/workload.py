@@ -5,11 +5,12 @@ of the same topic and size."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 from aggregates.base import TracedAggregate
-from aggregates.enterprise import Enterprise
+from aggregates.enterprise import Enterprise, Information
 from aggregates.identifiers import (
     organisation_code_check_character,
     uscc_check_character,
@@ -91,9 +92,23 @@ def credit_code(serial: int) -> str:
 
 
 def new_enterprise(serial: int) -> Enterprise:
-    return Enterprise.register(
-        name=f"基准测试医药有限公司{serial}号",
-        uscc=credit_code(serial),
-        category="enterprise",
-        admin_account_id=uuid4(),
+    """An enterprise registered, its information recorded and submitted: the
+    state in which an operator approves it."""
+    now = datetime.now(UTC)
+    enterprise = Enterprise.register(
+        name=f"基准测试医药有限公司{serial}号", admin_account_id=uuid4(), now=now
     )
+    enterprise.record_information(
+        Information.checked(
+            now.date(),
+            category="enterprise",
+            uscc=credit_code(serial),
+            legal_representative="王建国",
+            address="广州市天河区",
+            admin_name="李四",
+            admin_id_number="11010519491231002X",
+        ),
+        now,
+    )
+    enterprise.submit(now)
+    return enterprise

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 
-from aggregates.account import PLATFORM, Account, Role, check_username
-from aggregates.errors import AlreadyTaken
+from aggregates.account import PLATFORM, Account, Role, check_mobile, check_username
+from aggregates.errors import AlreadyTaken, InvalidValue
 from aggregates.uniqueness import UniqueClaim, claim_id
 from commands.errors import Unauthenticated
 from commands.passwords import hash_password, verify_password
 from commands.platform import Caller, CommandResult, CommandRunner, Outcome
 
 USERNAME_CLAIM = "username"
+MOBILE_CLAIM = "mobile"
+INVITE_CLAIM = "invite-code"
+# Invite codes are read aloud and typed by hand: no 0/O, 1/I/L look-alikes.
+_INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+INVITE_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,47 @@ def claim_username(
     return UniqueClaim.claim(USERNAME_CLAIM, key, account_id, enterprise_id)
 
 
+def claim_mobile(
+    runner: CommandRunner, mobile: str, account_id: UUID, enterprise_id: str
+) -> UniqueClaim:
+    number = check_mobile(mobile)
+    if runner.exists(claim_id(MOBILE_CLAIM, number)):
+        raise AlreadyTaken(
+            "this mobile number belongs to another account",
+            field="mobile",
+            code="MOBILE_TAKEN",
+        )
+    return UniqueClaim.claim(MOBILE_CLAIM, number, account_id, enterprise_id)
+
+
+def new_invite_code(
+    runner: CommandRunner, account_id: UUID, enterprise_id: str
+) -> tuple[str, UniqueClaim]:
+    """A code of the account's own that others type when they register."""
+    while True:
+        code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        if not runner.exists(claim_id(INVITE_CLAIM, code)):
+            return code, UniqueClaim.claim(
+                INVITE_CLAIM, code, account_id, enterprise_id
+            )
+
+
+def inviter_of(runner: CommandRunner, code: str) -> UUID:
+    """The account whose invite code this is."""
+    normalised = code.strip().upper()
+    try:
+        claim: UniqueClaim = runner.app.repository.get(
+            claim_id(INVITE_CLAIM, normalised)
+        )
+    except AggregateNotFoundError:
+        raise InvalidValue(
+            f"no account has the invite code {code!r}",
+            field="invite_code",
+            code="UNKNOWN_INVITE_CODE",
+        ) from None
+    return UUID(claim.holder_id)
+
+
 class AccountCommands:
     def __init__(self, runner: CommandRunner) -> None:
         self.runner = runner
@@ -61,15 +108,20 @@ class AccountCommands:
         def work() -> Outcome:
             account_id = uuid4()
             claim = claim_username(self.runner, username, account_id, PLATFORM)
+            code, code_claim = new_invite_code(self.runner, account_id, PLATFORM)
             account = Account.open(
                 username=username,
                 password_hash=hash_password(password),
                 role=Role.OPERATOR,
                 enterprise_id=PLATFORM,
+                invite_code=code,
                 account_id=account_id,
             )
             return Outcome(
-                [account, claim], {"account_id": str(account.id)}, account, created=True
+                [account, claim, code_claim],
+                {"account_id": str(account.id)},
+                account,
+                created=True,
             )
 
         return self.runner.run(caller, "open_operator", {"username": username}, work)

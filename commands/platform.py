@@ -137,6 +137,8 @@ class Outcome:
     ids: dict[str, str]
     main: TracedAggregate | None = None
     created: bool = False
+    #: Further members of the answer (an account's new invite code).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class CommandRunner:
@@ -199,6 +201,7 @@ class CommandRunner:
                                 "ids": outcome.ids,
                                 "version": version,
                                 "created": outcome.created,
+                                "extra": outcome.extra,
                             },
                         )
                     )
@@ -222,7 +225,11 @@ class CommandRunner:
             max((r.notification.id or 0) for r in recordings) if recordings else 0
         )
         return CommandResult(
-            ids=outcome.ids, position=position, version=version, created=outcome.created
+            ids=outcome.ids,
+            position=position,
+            version=version,
+            created=outcome.created,
+            extra=outcome.extra,
         )
 
     def _earlier_reply(
@@ -244,5 +251,6 @@ class CommandRunner:
             position=position,
             version=earlier.reply["version"],
             created=earlier.reply["created"],
+            extra=earlier.reply.get("extra", {}),
             replayed=True,
         )

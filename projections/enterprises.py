@@ -18,10 +18,12 @@ class EnterprisesView(Projection):
             "CREATE TABLE {enterprises} ("
             " enterprise_id TEXT PRIMARY KEY,"
             " name TEXT NOT NULL,"
-            " uscc TEXT NOT NULL,"
-            " category TEXT NOT NULL,"
+            " uscc TEXT,"
+            " category TEXT,"
+            " region TEXT,"
             " status TEXT NOT NULL,"
             " rejection_reason TEXT,"
+            " complete_by TEXT NOT NULL,"
             " registered_at TEXT NOT NULL,"
             " updated_at TEXT NOT NULL,"
             " version INTEGER NOT NULL)"
@@ -29,32 +31,51 @@ class EnterprisesView(Projection):
     }
     indexes = ("CREATE INDEX {enterprises}_status ON {enterprises} (status, name)",)
 
+    #: The status each event leaves the enterprise in.
+    STATUS: ClassVar[Mapping[str, str]] = {
+        "Enterprise.Submitted": "pending_review",
+        "Enterprise.Approved": "approved",
+        "Enterprise.Rejected": "rejected",
+    }
+
     def apply(self, tx: Tx, t: Mapping[str, str], event: EventRecord) -> None:
         table = t["enterprises"]
         when = iso(event.timestamp)
+        data = event.data
         if event.type == "Enterprise.Registered":
             tx.execute(
-                f"INSERT INTO {table} (enterprise_id, name, uscc, category, status,"
+                f"INSERT INTO {table} (enterprise_id, name, status, complete_by,"
                 " registered_at, updated_at, version)"
-                " VALUES (%s, %s, %s, %s, 'pending_review', %s, %s, %s)",
+                " VALUES (%s, %s, 'incomplete', %s, %s, %s, %s)",
                 (
                     event.originator_id,
-                    event.data["name"],
-                    event.data["uscc"],
-                    event.data["category"],
+                    data["name"],
+                    iso(data["complete_by"]),
                     when,
                     when,
                     event.originator_version,
                 ),
             )
-        elif event.type in ("Enterprise.Approved", "Enterprise.Rejected"):
-            status = "approved" if event.type == "Enterprise.Approved" else "rejected"
+        elif event.type == "Enterprise.InformationRecorded":
+            tx.execute(
+                f"UPDATE {table} SET uscc = %s, category = %s, region = %s,"
+                " updated_at = %s, version = %s WHERE enterprise_id = %s",
+                (
+                    data["uscc"],
+                    data["category"],
+                    data["region"],
+                    when,
+                    event.originator_version,
+                    event.originator_id,
+                ),
+            )
+        elif event.type in self.STATUS:
             tx.execute(
                 f"UPDATE {table} SET status = %s, rejection_reason = %s,"
                 " updated_at = %s, version = %s WHERE enterprise_id = %s",
                 (
-                    status,
-                    event.data.get("reason"),
+                    self.STATUS[event.type],
+                    data.get("reason"),
                     when,
                     event.originator_version,
                     event.originator_id,

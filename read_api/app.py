@@ -22,12 +22,20 @@ from ocr_service.errors import OcrError
 from projections.store import ViewStoreError
 from read_api.http import OrjsonResponse
 from read_api.problems import problem
-from read_api.routes import audit, enterprises, ocr, operations, sessions
+from read_api.routes import (
+    accounts,
+    audit,
+    enterprises,
+    ocr,
+    operations,
+    sessions,
+)
 from read_api.settings import Settings
 from read_api.wiring import Services, build
 
 #: Every router of the API; the permission tests walk these.
 ROUTERS = (
+    accounts.router,
     sessions.router,
     enterprises.router,
     audit.router,

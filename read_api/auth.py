@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.ENTERPRISE_ADMIN.value: frozenset(
         {
+            "enterprise.manage",
             "enterprises.read",
             "audit.read",
             "history.read",
@@ -45,6 +46,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
 }
+
+#: Business permissions: an enterprise the platform has not approved yet is
+#: refused them (manual 5.1), whatever its accounts' roles.
+BUSINESS = frozenset({"documents.recognise"})
 
 #: Permissions whose holder sees every enterprise's data, not only its own.
 PLATFORM_WIDE = frozenset({Role.OPERATOR.value})
@@ -128,6 +133,9 @@ def require(permission: str) -> Callable[[Request], Identity]:
         identity = identify(request)
         if permission not in PERMISSIONS.get(identity.role, frozenset()):
             raise Forbidden(f"this needs the permission {permission!r}")
+        if permission in BUSINESS and not identity.platform_wide:
+            services = request.app.state.services
+            services.enterprises.check_verified(UUID(identity.enterprise_id))
         return identity
 
     check.permission = permission  # type: ignore[attr-defined]

@@ -10,9 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from commands.errors import NotFound
-from commands.platform import Caller
 from projections.enterprises import EnterprisesView, query_enterprises
-from read_api.auth import IdempotencyKey, Identity, IfMatch, Public, require
+from read_api.auth import IdempotencyKey, Identity, IfMatch, require
 from read_api.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -21,7 +20,6 @@ from read_api.http import (
     caller_of,
     decode_cursor,
     page,
-    request_id,
     services,
     wait_for_view,
 )
@@ -38,14 +36,16 @@ Category = Literal[
 ]
 
 
-class Registration(BaseModel):
+class InformationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=100, examples=["广州白云山医药有限公司"])
-    uscc: str = Field(min_length=18, max_length=18, examples=["91350100M000100Y43"])
     category: Category
-    admin_username: str = Field(min_length=3, max_length=40)
-    admin_password: str = Field(min_length=8, max_length=128)
+    uscc: str = Field(min_length=18, max_length=18, examples=["91350100M000100Y43"])
+    legal_representative: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=200)
+    region: str = Field(default="", max_length=200)
+    admin_name: str = Field(min_length=1, max_length=200)
+    admin_id_number: str = Field(min_length=18, max_length=18)
 
 
 class Rejection(BaseModel):
@@ -54,28 +54,36 @@ class Rejection(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("", status_code=201, dependencies=[Public])
-def register_enterprise(
-    request: Request, body: Registration, idempotency_key: IdempotencyKey = None
+@router.post("/{enterprise_id}/information", status_code=202)
+def record_information(
+    request: Request,
+    enterprise_id: UUID,
+    body: InformationBody,
+    identity: Identity = Depends(require("enterprise.manage")),
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
 ) -> Response:
-    """Registers an enterprise and its administrator; the enterprise waits for
-    a platform operator's review."""
-    caller = Caller(
-        account_id="anonymous",
-        enterprise_id="",
-        role="anonymous",
-        correlation_id=request_id(request),
-        idempotency_key=idempotency_key,
-    )
-    result = services(request).enterprises.register(
-        caller,
-        name=body.name,
-        uscc=body.uscc,
-        category=body.category,
-        admin_username=body.admin_username,
-        admin_password=body.admin_password,
+    """Records the enterprise's information. Within 24 hours of registering;
+    after approval the category is fixed and a change of licence data or of
+    the administrator's identity goes back to review."""
+    caller = caller_of(request, identity, idempotency_key, if_match)
+    result = services(request).enterprises.record_information(
+        caller, enterprise_id, body.model_dump()
     )
     return answer(result)
+
+
+@router.post("/{enterprise_id}/submit", status_code=202)
+def submit_enterprise(
+    request: Request,
+    enterprise_id: UUID,
+    identity: Identity = Depends(require("enterprise.manage")),
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """Sends the recorded information to the platform's review."""
+    caller = caller_of(request, identity, idempotency_key, if_match)
+    return answer(services(request).enterprises.submit(caller, enterprise_id))
 
 
 @router.post("/{enterprise_id}/approve", status_code=202)

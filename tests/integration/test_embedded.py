@@ -49,6 +49,8 @@ def test_registration_review_and_audit_work_on_sqlite(
     assert (sqlite_settings.data_dir / "events.sqlite").exists()
     assert [e["event_type"] for e in trail.json()["items"]] == [
         "Enterprise.Registered",
+        "Enterprise.InformationRecorded",
+        "Enterprise.Submitted",
         "Enterprise.Rejected",
     ]
     assert rebuilt == 2

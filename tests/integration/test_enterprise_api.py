@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import orjson
 import pytest
 
 from read_api.settings import Settings
-from tests.examples import registration
+from tests.examples import information, registration
 from tests.integration.helpers import Api, running_api
 
 pytestmark = pytest.mark.integration
@@ -50,12 +50,16 @@ def test_an_operator_approves_a_registration_and_the_audit_names_each_actor(
     entries = trail.json()["items"]
     assert [e["event_type"] for e in entries] == [
         "Enterprise.Registered",
+        "Enterprise.InformationRecorded",
+        "Enterprise.Submitted",
         "Enterprise.Approved",
     ]
-    assert entries[0]["actor"] == "anonymous"
-    assert entries[1]["actor"] != "anonymous"
-    assert entries[1]["correlation_id"] == "approve-1"
+    admin = registered["account_id"]
+    assert [e["actor"] for e in entries[:3]] == ["anonymous", admin, admin]
+    assert entries[3]["actor"] not in ("anonymous", admin)
+    assert entries[3]["correlation_id"] == "approve-1"
     assert all(e["enterprise_id"] == enterprise_id for e in entries)
+    assert "admin_id_number" not in entries[1]["data"]
 
 
 def test_a_rejection_keeps_its_reason_and_blocks_a_later_approval(api: Api) -> None:
@@ -81,25 +85,87 @@ def test_a_rejection_keeps_its_reason_and_blocks_a_later_approval(api: Api) -> N
     assert shown.json()["rejection_reason"] == "营业执照已过期"
 
 
-def test_a_second_enterprise_with_the_same_name_or_code_is_refused(api: Api) -> None:
-    first = api.register(serial=501)["body"]
+def test_a_name_mobile_username_or_code_already_held_is_refused(api: Api) -> None:
+    operator = api.operator()
+    first = api.register(serial=501)
+    name = first["body"]["enterprise_name"]
 
-    same_name = api.client.post(
-        "/api/v1/enterprises",
-        json=registration(502, name=" " + first["name"].replace("有限", "有 限")),
+    pending_name = api.client.post(
+        "/api/v1/accounts",
+        json=registration(502, enterprise_name=" " + name.replace("有限", "有 限")),
     )
-    same_code = api.client.post(
-        "/api/v1/enterprises", json=registration(503, uscc=first["uscc"])
+    api.client.post(
+        f"/api/v1/enterprises/{first['enterprise_id']}/approve", headers=operator
+    )
+    verified_name = api.client.post(
+        "/api/v1/accounts", json=registration(503, enterprise_name=name)
     )
     same_user = api.client.post(
-        "/api/v1/enterprises",
-        json=registration(504, admin_username=first["admin_username"].upper()),
+        "/api/v1/accounts",
+        json=registration(504, username=first["body"]["username"].upper()),
+    )
+    same_mobile = api.client.post(
+        "/api/v1/accounts", json=registration(505, mobile=first["body"]["mobile"])
+    )
+    fresh = api.client.post("/api/v1/accounts", json=registration(506)).json()
+    same_code = api.client.post(
+        f"/api/v1/enterprises/{fresh['enterprise_id']}/information",
+        json=information(501),
+        headers=api.sign_in("admin506", "pass-word-1"),
     )
 
-    assert same_name.status_code == 409
-    assert same_name.json()["code"] == "ENTERPRISE_NAME_TAKEN"
-    assert same_code.json()["code"] == "USCC_TAKEN"
+    assert pending_name.status_code == 409
+    assert pending_name.json()["code"] == "ENTERPRISE_NAME_TAKEN"
+    assert verified_name.json()["code"] == "ENTERPRISE_EXISTS"
+    assert verified_name.json()["title"] == "该企业已存在，不可重复注册"
     assert same_user.json()["code"] == "USERNAME_TAKEN"
+    assert same_mobile.json()["code"] == "MOBILE_TAKEN"
+    assert same_code.json()["code"] == "USCC_TAKEN"
+
+
+def test_an_invite_code_links_the_new_account_to_its_inviter(api: Api) -> None:
+    inviter = api.client.post("/api/v1/accounts", json=registration())
+    code = inviter.json()["invite_code"]
+
+    invited = api.client.post(
+        "/api/v1/accounts", json=registration(invite_code=code.lower())
+    )
+    unknown = api.client.post(
+        "/api/v1/accounts", json=registration(invite_code="ZZZZ2222")
+    )
+    account = api.services.app.repository.get(UUID(invited.json()["account_id"]))
+
+    assert len(code) == 8
+    assert account.invited_by == inviter.json()["account_id"]
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "UNKNOWN_INVITE_CODE"
+
+
+def test_information_is_the_administrators_to_record_and_needs_valid_codes(
+    api: Api,
+) -> None:
+    mine = api.register()
+    theirs = api.register()
+
+    other = api.client.post(
+        f"/api/v1/enterprises/{theirs['enterprise_id']}/information",
+        json=information(),
+        headers=mine["headers"],
+    )
+    bad_id = api.client.post(
+        f"/api/v1/enterprises/{mine['enterprise_id']}/information",
+        json=information(admin_id_number="110105194912310021"),
+        headers=mine["headers"],
+    )
+    under_review = api.client.post(
+        f"/api/v1/enterprises/{mine['enterprise_id']}/information",
+        json=information(),
+        headers=mine["headers"],
+    )
+
+    assert other.status_code == 404
+    assert bad_id.json()["code"] == "INVALID_ID_NUMBER"
+    assert under_review.json()["code"] == "ENTERPRISE_UNDER_REVIEW"
 
 
 def test_a_repeated_idempotency_key_returns_the_first_answer_and_writes_nothing(
@@ -107,11 +173,11 @@ def test_a_repeated_idempotency_key_returns_the_first_answer_and_writes_nothing(
 ) -> None:
     body = registration()
     headers = {"Idempotency-Key": "register-once"}
-    first = api.client.post("/api/v1/enterprises", json=body, headers=headers)
+    first = api.client.post("/api/v1/accounts", json=body, headers=headers)
     written = api.event_count()
 
-    again = api.client.post("/api/v1/enterprises", json=body, headers=headers)
-    other = api.client.post("/api/v1/enterprises", json=registration(), headers=headers)
+    again = api.client.post("/api/v1/accounts", json=body, headers=headers)
+    other = api.client.post("/api/v1/accounts", json=registration(), headers=headers)
 
     assert again.status_code == first.status_code == 201
     assert again.json() == first.json()
@@ -142,7 +208,7 @@ def test_the_same_key_sent_concurrently_writes_once(api: Api) -> None:
     assert {a["status"] for a in answers} == {202}
     assert {a["position"] for a in answers} == {answers[0]["position"]}
     history = api.services.app.events.get(UUID(enterprise_id))
-    assert [type(e).__name__ for e in history] == ["Registered", "Approved"]
+    assert [type(e).__name__ for e in history][-2:] == ["Submitted", "Approved"]
 
 
 def test_a_stale_if_match_version_is_a_conflict(api: Api) -> None:
@@ -155,13 +221,13 @@ def test_a_stale_if_match_version_is_a_conflict(api: Api) -> None:
     )
     current = api.client.post(
         f"/api/v1/enterprises/{enterprise_id}/approve",
-        headers={**operator, "If-Match": '"1"'},
+        headers={**operator, "If-Match": '"3"'},
     )
 
     assert stale.status_code == 409
     assert stale.json()["code"] == "CONFLICT"
     assert current.status_code == 202
-    assert current.headers["etag"] == '"2"'
+    assert current.headers["etag"] == '"4"'
 
 
 def test_racing_reviews_leave_exactly_one_decision(api: Api) -> None:
@@ -190,7 +256,7 @@ def test_racing_reviews_leave_exactly_one_decision(api: Api) -> None:
 
     assert sorted(statuses) == [202, 409, 409, 409]
     history = list(api.services.app.events.get(UUID(enterprise_id)))
-    assert len(history) == 2
+    assert len(history) == 4
 
 
 def test_an_auditor_sees_a_record_as_it_was_at_a_version_and_a_time(
@@ -211,10 +277,10 @@ def test_an_auditor_sees_a_record_as_it_was_at_a_version_and_a_time(
     )
     now = api.client.get(f"/api/v1/aggregates/{enterprise_id}/state", headers=operator)
 
-    assert first.json()["status"] == "pending_review"
+    assert first.json()["status"] == "incomplete"
     assert at_time.json()["status"] == "pending_review"
     assert now.json()["status"] == "approved"
-    assert now.json()["version"] == 2
+    assert now.json()["version"] == 4
 
 
 def test_a_stored_version_1_registration_is_upcast_when_read(api: Api) -> None:
@@ -224,7 +290,7 @@ def test_a_stored_version_1_registration_is_upcast_when_read(api: Api) -> None:
     datastore = api.services.app.recorder.datastore  # type: ignore[attr-defined]
     table = api.services.app.recorder.events_table_name  # type: ignore[attr-defined]
 
-    # Rewrite the stored event as the first release wrote it: no category and
+    # Rewrite the stored event as the first release wrote it: no deadline and
     # no class_version.
     with datastore.transaction(commit=True) as cursor:
         cursor.execute(
@@ -233,7 +299,7 @@ def test_a_stored_version_1_registration_is_upcast_when_read(api: Api) -> None:
             (enterprise_id,),
         )
         state = orjson.loads(bytes(cursor.fetchone()["state"]))
-        del state["category"], state["class_version"]
+        del state["complete_by"], state["class_version"]
         cursor.execute(
             f"UPDATE {table} SET state = %s WHERE originator_id = %s"
             " AND originator_version = 1",
@@ -244,7 +310,9 @@ def test_a_stored_version_1_registration_is_upcast_when_read(api: Api) -> None:
     )
 
     assert shown.status_code == 200
-    assert shown.json()["category"] == "enterprise"
+    created = datetime.fromisoformat(shown.json()["created_on"])
+    deadline = datetime.fromisoformat(shown.json()["complete_by"])
+    assert deadline - created == timedelta(hours=24)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +331,7 @@ def test_bad_input_is_a_problem_document_and_writes_nothing(
     before = api.event_count()
 
     response = api.client.post(
-        "/api/v1/enterprises", content=content, headers={"content-type": content_type}
+        "/api/v1/accounts", content=content, headers={"content-type": content_type}
     )
 
     assert response.status_code == status
@@ -275,7 +343,7 @@ def test_bad_input_is_a_problem_document_and_writes_nothing(
 def test_unknown_fields_are_refused(api: Api) -> None:
     body = {**registration(), "is_verified": True}
 
-    response = api.client.post("/api/v1/enterprises", json=body)
+    response = api.client.post("/api/v1/accounts", json=body)
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "is_verified"

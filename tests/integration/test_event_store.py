@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
 from aggregates.base import acting
-from aggregates.enterprise import Enterprise
+from aggregates.enterprise import Enterprise, Information
 from commands.platform import Platform
 from read_api.settings import Settings
-from tests.examples import credit_code
+from tests.examples import information
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +36,14 @@ def test_a_tailing_reader_sees_every_event_of_concurrent_writers_exactly_once(
     def write(writer: int) -> None:
         with acting(f"writer-{writer}", "load"):
             for _ in range(SAVES_PER_WRITER):
+                now = datetime.now(UTC)
                 enterprise = Enterprise.register(
-                    name=f"企业{uuid4().hex}",
-                    uscc=credit_code(),
-                    category="clinic",
-                    admin_account_id=uuid4(),
+                    name=f"企业{uuid4().hex}", admin_account_id=uuid4(), now=now
                 )
+                enterprise.record_information(
+                    Information.checked(now.date(), **information()), now
+                )
+                enterprise.submit(now)
                 enterprise.reject("测试")
                 recordings = app.save(enterprise)
                 with lock:
@@ -72,6 +75,6 @@ def test_a_tailing_reader_sees_every_event_of_concurrent_writers_exactly_once(
     reader.join(timeout=60)
     app.close()
 
-    assert len(written) == WRITERS * SAVES_PER_WRITER * 2
+    assert len(written) == WRITERS * SAVES_PER_WRITER * 4
     assert seen == sorted(written)
     assert len(set(seen)) == len(seen)

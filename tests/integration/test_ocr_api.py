@@ -25,7 +25,7 @@ def upload(api: Api, headers: dict[str, str], name: str, data: bytes) -> httpx.R
 
 
 def test_an_uploaded_licence_comes_back_as_a_typed_info_card(api: Api) -> None:
-    admin = api.register()["headers"]
+    admin = api.verified()["headers"]
 
     response = upload(api, admin, "../../营业执照.png", licence_png(VALID_USCC))
 
@@ -37,7 +37,7 @@ def test_an_uploaded_licence_comes_back_as_a_typed_info_card(api: Api) -> None:
 
 
 def test_a_renamed_executable_is_refused_by_its_content(api: Api) -> None:
-    admin = api.register()["headers"]
+    admin = api.verified()["headers"]
 
     response = upload(api, admin, "licence.jpg", b"\x7fELF\x02\x01\x01" + b"\0" * 400)
 
@@ -52,6 +52,15 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(api: Api) -> None
 
     assert response.status_code == 413
     assert response.json()["code"] == "BODY_TOO_LARGE"
+
+
+def test_an_enterprise_not_yet_approved_cannot_use_recognition(api: Api) -> None:
+    admin = api.register()["headers"]
+
+    response = upload(api, admin, "x.png", licence_png(VALID_USCC))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "ENTERPRISE_NOT_VERIFIED"
 
 
 def test_recognition_needs_a_signed_in_enterprise(api: Api) -> None:

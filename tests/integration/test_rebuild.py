@@ -20,7 +20,7 @@ from projections.engine import WHOLE_LOG, LogFollower
 from read_api.settings import Settings
 from read_api.wiring import Services, build
 from tests.conftest import fresh_database
-from tests.examples import registration
+from tests.examples import information, registration
 from tests.integration.helpers import running_api
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,9 @@ ANONYMOUS = Caller(account_id="anonymous", enterprise_id="", role="anonymous")
 # A command is (kind, which enterprise it aims at, a serial for new names).
 commands = st.lists(
     st.tuples(
-        st.sampled_from(["register", "register", "approve", "reject", "duplicate"]),
+        st.sampled_from(
+            ["register", "register", "submit", "approve", "reject", "duplicate"]
+        ),
         st.integers(min_value=0, max_value=7),
     ),
     min_size=1,
@@ -40,23 +42,32 @@ commands = st.lists(
 
 
 def run_commands(found: Services, plan: list[tuple[str, int]]) -> None:
-    enterprises: list[UUID] = []
+    enterprises: list[tuple[UUID, Caller]] = []
     for serial, (kind, target) in enumerate(plan):
         try:
             if kind in ("register", "duplicate"):
-                body = registration(serial if kind == "register" else 0)
+                n = serial if kind == "register" else 0
+                body = registration(n)
                 result = found.enterprises.register(
                     ANONYMOUS,
-                    name=body["name"],
-                    uscc=body["uscc"],
-                    category=body["category"],
-                    admin_username=body["admin_username"],
-                    admin_password=body["admin_password"],
+                    enterprise_name=body["enterprise_name"],
+                    username=body["username"],
+                    mobile=body["mobile"],
+                    password=body["password"],
                 )
-                enterprises.append(UUID(result.ids["enterprise_id"]))
+                enterprise = UUID(result.ids["enterprise_id"])
+                admin = Caller(
+                    account_id=result.ids["account_id"],
+                    enterprise_id=str(enterprise),
+                    role="enterprise_admin",
+                )
+                enterprises.append((enterprise, admin))
+                found.enterprises.record_information(admin, enterprise, information(n))
             elif enterprises:
-                chosen = enterprises[target % len(enterprises)]
-                if kind == "approve":
+                chosen, admin = enterprises[target % len(enterprises)]
+                if kind == "submit":
+                    found.enterprises.submit(admin, chosen)
+                elif kind == "approve":
                     found.enterprises.approve(OPERATOR, chosen)
                 else:
                     found.enterprises.reject(OPERATOR, chosen, f"原因{serial}")
@@ -110,7 +121,7 @@ def test_readers_see_the_old_view_until_the_rebuild_switches(
 ) -> None:
     found = build(replace(pg_settings, pool_size=4))
     try:
-        run_commands(found, [("register", 0)] * 60)
+        run_commands(found, [("register", 0)] * 40)
         catch_up(found)
         expected = snapshot(found)["enterprises.enterprises"]
         counts: list[int] = []
@@ -145,7 +156,7 @@ def test_readers_see_the_old_view_until_the_rebuild_switches(
 def test_an_interrupted_rebuild_resumes_where_it_stopped(pg_settings: Settings) -> None:
     found = build(pg_settings)
     try:
-        run_commands(found, [("register", 0)] * 30)
+        run_commands(found, [("register", 0)] * 20)
         catch_up(found)
         expected = snapshot(found)
         calls = 0

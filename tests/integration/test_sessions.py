@@ -33,7 +33,7 @@ def bearer(tokens: dict[str, str]) -> dict[str, str]:
 
 def test_a_refresh_token_works_once_and_is_replaced(api: Api) -> None:
     body = api.register()["body"]
-    first = sign_in(api, body["admin_username"], body["admin_password"])
+    first = sign_in(api, body["username"], body["password"])
 
     second = api.client.post(
         "/api/v1/sessions/refresh", json={"refresh_token": first["refresh_token"]}
@@ -56,8 +56,8 @@ def test_a_refresh_token_works_once_and_is_replaced(api: Api) -> None:
 
 def test_signing_out_ends_the_access_and_refresh_tokens_at_once(api: Api) -> None:
     body = api.register()["body"]
-    tokens = sign_in(api, body["admin_username"], body["admin_password"])
-    other = sign_in(api, body["admin_username"], body["admin_password"])
+    tokens = sign_in(api, body["username"], body["password"])
+    other = sign_in(api, body["username"], body["password"])
 
     out = api.client.post("/api/v1/sessions/current/sign-out", headers=bearer(tokens))
     after = api.client.get("/api/v1/enterprises", headers=bearer(tokens))
@@ -85,7 +85,7 @@ def test_a_malformed_or_unknown_refresh_token_is_refused(api: Api, token: str) -
 def test_the_audit_shows_sign_ins_without_the_refresh_hash(api: Api) -> None:
     operator = api.operator()
     body = api.register()["body"]
-    tokens = sign_in(api, body["admin_username"], body["admin_password"])
+    tokens = sign_in(api, body["username"], body["password"])
 
     trail = api.client.get(
         "/api/v1/audit-events",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aggregates.account import Account, Role
+from aggregates.account import Account, Role, check_mobile
 from aggregates.errors import InvalidValue
 from commands.passwords import check_password_rules, hash_password, verify_password
 
@@ -35,6 +35,7 @@ def test_an_accounts_public_state_never_shows_the_password_hash() -> None:
         password_hash=hash_password("secret-pass-1"),
         role=Role.OPERATOR,
         enterprise_id="platform",
+        invite_code="ABCD2345",
     )
 
     state = account.public_state()
@@ -51,4 +52,19 @@ def test_malformed_usernames_are_refused(username: str) -> None:
             password_hash="h",
             role=Role.ENTERPRISE_ADMIN,
             enterprise_id="e",
+            invite_code="ABCD2345",
         )
+
+
+@pytest.mark.parametrize(
+    "mobile", ["1380013800", "23800138000", "1380013800a", "12800138000"]
+)
+def test_malformed_mobile_numbers_are_refused(mobile: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        check_mobile(mobile)
+
+    assert refused.value.code == "INVALID_MOBILE"
+
+
+def test_a_mobile_number_with_the_country_code_and_spaces_is_normalised() -> None:
+    assert check_mobile("+86 138 0013 8000") == "13800138000"

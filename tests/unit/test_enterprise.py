@@ -1,7 +1,8 @@
-"""The enterprise aggregate's rules, with no I/O."""
+"""The enterprise aggregate's rules, with no I/O and a controlled clock."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -9,60 +10,140 @@ import pytest
 from eventsourcing.application import Application
 
 from aggregates.base import acting
-from aggregates.enterprise import Enterprise, Status
-from aggregates.errors import InvalidValue, StateConflict
-from tests.examples import credit_code
+from aggregates.enterprise import (
+    COMPLETION_WINDOW,
+    Enterprise,
+    Information,
+    Status,
+)
+from aggregates.errors import DomainError, InvalidValue, StateConflict
+from tests.examples import credit_code, information
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def new_enterprise(**overrides: Any) -> Enterprise:
-    arguments: dict[str, Any] = {
-        "name": "  广州  白云山医药有限公司 ",
-        "uscc": credit_code(),
-        "category": "retail_pharmacy",
-        "admin_account_id": uuid4(),
-    }
-    arguments.update(overrides)
-    return Enterprise.register(**arguments)
+def registered(name: str = "  广州  白云山医药有限公司 ") -> Enterprise:
+    return Enterprise.register(name=name, admin_account_id=uuid4(), now=NOW)
 
 
-def test_a_registered_enterprise_waits_for_review_with_a_tidied_name() -> None:
-    enterprise = new_enterprise()
+def info(**overrides: str) -> Information:
+    return Information.checked(NOW.date(), **information(1, **overrides))
 
-    assert enterprise.status is Status.PENDING_REVIEW
+
+def submitted() -> Enterprise:
+    enterprise = registered()
+    enterprise.record_information(info(), NOW)
+    enterprise.submit(NOW)
+    return enterprise
+
+
+def approved() -> Enterprise:
+    enterprise = submitted()
+    enterprise.approve()
+    return enterprise
+
+
+def test_a_registered_enterprise_is_incomplete_with_a_tidied_name() -> None:
+    enterprise = registered()
+
+    assert enterprise.status is Status.INCOMPLETE
     assert enterprise.name == "广州 白云山医药有限公司"
-    assert not enterprise.is_verified
+    assert enterprise.complete_by == NOW + COMPLETION_WINDOW
 
 
 def test_every_event_names_the_actor_the_enterprise_and_the_request() -> None:
     with acting("account-7", "req-42"):
-        enterprise = new_enterprise()
-        enterprise.approve()
+        enterprise = submitted()
 
     events = enterprise.collect_events()
 
-    assert [type(e).__name__ for e in events] == ["Registered", "Approved"]
+    assert [type(e).__name__ for e in events] == [
+        "Registered",
+        "InformationRecorded",
+        "Submitted",
+    ]
     for event in events:
         assert event.actor == "account-7"  # type: ignore[attr-defined]
         assert event.correlation_id == "req-42"  # type: ignore[attr-defined]
         assert event.enterprise_id == str(enterprise.id)  # type: ignore[attr-defined]
 
 
-def test_an_invalid_credit_code_is_refused_with_its_own_code() -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("uscc", "91350100M000100Y44", "INVALID_USCC"),
+        ("admin_id_number", "110105194912310021", "INVALID_ID_NUMBER"),
+        ("category", "casino", "INVALID_VALUE"),
+        ("address", "   ", "INVALID_VALUE"),
+    ],
+)
+def test_invalid_information_is_refused_with_its_own_code(
+    field: str, value: str, code: str
+) -> None:
     with pytest.raises(InvalidValue) as refused:
-        new_enterprise(uscc="91350100M000100Y44")
+        info(**{field: value})
 
-    assert refused.value.code == "INVALID_USCC"
-    assert refused.value.field == "uscc"
+    assert refused.value.code == code
+    assert refused.value.field == field
 
 
-def test_an_unknown_category_is_refused_naming_the_allowed_ones() -> None:
-    with pytest.raises(InvalidValue, match="retail_pharmacy"):
-        new_enterprise(category="casino")
+def test_information_after_the_24_hours_is_refused() -> None:
+    enterprise = registered()
+    late = NOW + COMPLETION_WINDOW + timedelta(seconds=1)
+
+    with pytest.raises(StateConflict) as refused:
+        enterprise.record_information(info(), late)
+
+    assert refused.value.code == "REGISTRATION_EXPIRED"
+
+
+def test_submitting_needs_the_information_first() -> None:
+    enterprise = registered()
+
+    with pytest.raises(StateConflict) as refused:
+        enterprise.submit(NOW)
+
+    assert refused.value.code == "INFORMATION_MISSING"
+
+
+def test_the_category_is_fixed_once_approved() -> None:
+    enterprise = approved()
+
+    with pytest.raises(StateConflict) as refused:
+        enterprise.record_information(info(category="clinic"), NOW)
+
+    assert refused.value.code == "CATEGORY_LOCKED"
+
+
+def test_changing_reviewed_information_after_approval_goes_back_to_review() -> None:
+    enterprise = approved()
+    later = NOW + timedelta(days=30)
+
+    enterprise.record_information(info(uscc=credit_code(99_991)), later)
+
+    assert enterprise.status is Status.PENDING_REVIEW
+    assert not enterprise.is_verified
+
+
+def test_changing_the_address_after_approval_stays_approved() -> None:
+    enterprise = approved()
+
+    enterprise.record_information(info(address="广州市越秀区1号"), NOW)
+
+    assert enterprise.status is Status.APPROVED
+
+
+def test_information_under_review_cannot_change() -> None:
+    enterprise = submitted()
+
+    with pytest.raises(StateConflict) as refused:
+        enterprise.record_information(info(address="别处"), NOW)
+
+    assert refused.value.code == "ENTERPRISE_UNDER_REVIEW"
 
 
 def test_an_approved_enterprise_cannot_be_approved_or_rejected_again() -> None:
-    enterprise = new_enterprise()
-    enterprise.approve()
+    enterprise = approved()
 
     with pytest.raises(StateConflict) as again:
         enterprise.approve()
@@ -70,25 +151,42 @@ def test_an_approved_enterprise_cannot_be_approved_or_rejected_again() -> None:
         enterprise.reject("late")
 
     assert again.value.code == "ENTERPRISE_NOT_PENDING"
-    assert enterprise.status is Status.APPROVED
 
 
-def test_a_rejection_needs_a_reason_and_keeps_it() -> None:
-    enterprise = new_enterprise()
-
-    with pytest.raises(InvalidValue):
-        enterprise.reject("   ")
+def test_a_rejected_enterprise_is_corrected_and_submitted_again() -> None:
+    enterprise = submitted()
     enterprise.reject("营业执照照片不清晰")
 
-    assert enterprise.status is Status.REJECTED
-    assert enterprise.rejection_reason == "营业执照照片不清晰"
+    enterprise.record_information(info(address="广州市越秀区2号"), NOW)
+    enterprise.submit(NOW)
+
+    assert enterprise.status is Status.PENDING_REVIEW
+
+
+def test_business_is_refused_until_the_platform_approves() -> None:
+    enterprise = submitted()
+
+    with pytest.raises(DomainError) as refused:
+        enterprise.check_verified()
+    enterprise.approve()
+    enterprise.check_verified()
+
+    assert refused.value.code == "ENTERPRISE_NOT_VERIFIED"
+
+
+def test_the_public_state_masks_the_administrators_id_number() -> None:
+    enterprise = submitted()
+
+    shown = enterprise.public_state()["information"]["admin_id_number"]
+
+    assert shown == "110105********002X"
 
 
 def test_replaying_the_events_rebuilds_the_same_state() -> None:
     app: Application[Any] = Application(
         env={"PERSISTENCE_MODULE": "eventsourcing.popo"}
     )
-    enterprise = new_enterprise()
+    enterprise = submitted()
     enterprise.reject("缺少授权委托书")
     app.save(enterprise)
 
@@ -97,9 +195,9 @@ def test_replaying_the_events_rebuilds_the_same_state() -> None:
     assert replayed.public_state() == enterprise.public_state()
 
 
-def test_a_version_1_registration_upcasts_to_the_enterprise_category() -> None:
-    state: dict[str, Any] = {"name": "x", "uscc": credit_code()}
+def test_a_version_1_registration_upcasts_to_a_24_hour_deadline() -> None:
+    state: dict[str, Any] = {"name": "x", "admin_account_id": "a", "timestamp": NOW}
 
     Enterprise.Registered.upcast_v1_v2(state)
 
-    assert state["category"] == "enterprise"
+    assert state["complete_by"] == NOW + COMPLETION_WINDOW

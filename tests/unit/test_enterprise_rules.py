@@ -2,59 +2,62 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregates.enterprise import Enterprise, Status
+from aggregates.enterprise import Enterprise, Information, Status
 from aggregates.errors import DomainError
-from tests.examples import credit_code
+from tests.examples import information
 
-decisions = st.lists(
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+actions = st.lists(
     st.one_of(
         st.just(("approve", "")),
+        st.just(("submit", "")),
         st.tuples(st.just("reject"), st.text(max_size=600)),
     ),
-    max_size=8,
+    max_size=10,
 )
 
 
-@given(attempts=decisions)
-def test_an_enterprise_is_decided_at_most_once_by_its_first_valid_decision(
+@given(attempts=actions)
+def test_status_follows_only_the_decisions_that_were_allowed(
     attempts: list[tuple[str, str]],
 ) -> None:
-    enterprise = Enterprise.register(
-        name="某医院",
-        uscc=credit_code(1),
-        category="public_hospital",
-        admin_account_id=uuid4(),
+    enterprise = Enterprise.register(name="某医院", admin_account_id=uuid4(), now=NOW)
+    enterprise.record_information(
+        Information.checked(NOW.date(), **information(1)), NOW
     )
-    first_valid = next(
-        (
-            (action, reason.strip())
-            for action, reason in attempts
-            if action == "approve" or 0 < len(reason.strip()) <= 500
-        ),
-        None,
-    )
+    expected = Status.INCOMPLETE
 
     for action, reason in attempts:
         try:
             if action == "approve":
                 enterprise.approve()
+            elif action == "submit":
+                enterprise.submit(NOW)
             else:
                 enterprise.reject(reason)
         except DomainError:
-            pass
+            continue
+        # A command that was not refused moved the status as the rules say.
+        if action == "submit":
+            assert expected in (Status.INCOMPLETE, Status.REJECTED)
+            expected = Status.PENDING_REVIEW
+        else:
+            assert expected is Status.PENDING_REVIEW
+            expected = Status.APPROVED if action == "approve" else Status.REJECTED
+            if action == "reject":
+                assert 0 < len(reason.strip()) <= 500
 
+    assert enterprise.status is expected
     events = [type(e).__name__ for e in enterprise.collect_events()]
-    assert events[0] == "Registered"
-    assert len(events) <= 2
-    if first_valid is None:
-        assert enterprise.status is Status.PENDING_REVIEW
-    elif first_valid[0] == "approve":
-        assert enterprise.status is Status.APPROVED
-    else:
-        assert enterprise.status is Status.REJECTED
-        assert enterprise.rejection_reason == first_valid[1]
+    decided = [e for e in events if e in ("Approved", "Rejected")]
+    assert len(decided) == events.count("Submitted") or (
+        expected is Status.PENDING_REVIEW
+        and len(decided) == events.count("Submitted") - 1
+    )
