@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 from uuid import UUID, uuid4
 
 from aggregates.base import TracedAggregate
@@ -63,6 +64,18 @@ class Account(TracedAggregate):
         def summary(self) -> str:
             return f"account {self.username} opened as {self.role}"
 
+    class PasswordChanged(TracedAggregate.Event):
+        private_fields = frozenset({"password_hash"})
+
+        password_hash: str
+        how: str
+
+        def summary(self) -> str:
+            return f"password changed ({self.how})"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.password_hash = self.password_hash
+
     def __init__(
         self,
         username: str,
@@ -103,3 +116,7 @@ class Account(TracedAggregate):
             invite_code=invite_code,
             invited_by=str(invited_by) if invited_by else None,
         )
+
+    def change_password(self, password_hash: str, how: str) -> None:
+        """Replaces the password; ``how`` says by what (a reset by SMS code)."""
+        self.trigger_event(self.PasswordChanged, password_hash=password_hash, how=how)

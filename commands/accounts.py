@@ -136,6 +136,21 @@ class AccountCommands:
         assert account is not None
         return principal_of(account)
 
+    def reset_password(
+        self, caller: Caller, account_id: UUID, new_password: str
+    ) -> CommandResult:
+        """Sets a new password for an account whose holder proved the account's
+        mobile number (the SMS code is checked by the caller)."""
+
+        def work() -> Outcome:
+            account: Account = self.runner.load(account_id, Account)
+            account.change_password(hash_password(new_password), "reset by SMS code")
+            return Outcome([account], {"account_id": str(account_id)}, account)
+
+        return self.runner.run(
+            caller, "reset_password", {"account_id": str(account_id)}, work
+        )
+
     def principal(self, account_id: UUID) -> Principal:
         """Who an account is, for a token issued without a password (refresh)."""
         account: Account = self.runner.load(account_id, Account)

@@ -65,6 +65,12 @@ class SessionCommands:
 
     def sign_in(self, username: str, password: str, correlation_id: str) -> SignedIn:
         principal = self.accounts.authenticate(username, password)
+        return self.open_for(principal, correlation_id, how="password")
+
+    def open_for(
+        self, principal: Principal, correlation_id: str, *, how: str
+    ) -> SignedIn:
+        """Opens a session for an account whose holder proved who they are."""
         secret = secrets.token_urlsafe(32)
 
         def work() -> Outcome:
@@ -78,7 +84,8 @@ class SessionCommands:
             return Outcome([session], {"session_id": str(session.id)}, session)
 
         caller = self._caller(principal, correlation_id)
-        result = self.runner.run(caller, "sign_in", {"username": username}, work)
+        arguments = {"account_id": principal.account_id, "how": how}
+        result = self.runner.run(caller, "sign_in", arguments, work)
         session_id = result.ids["session_id"]
         return SignedIn(
             principal, session_id, _new_token(session_id, secret), result.position

@@ -29,6 +29,7 @@ from read_api.routes import (
     ocr,
     operations,
     sessions,
+    sms,
 )
 from read_api.settings import Settings
 from read_api.wiring import Services, build
@@ -41,6 +42,7 @@ ROUTERS = (
     audit.router,
     operations.router,
     ocr.router,
+    sms.router,
 )
 
 logger = logging.getLogger(__name__)

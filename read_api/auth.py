@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "history.read",
             "views.read",
             "sessions.own",
+            "sms.outbox.read",
         }
     ),
     Role.ENTERPRISE_ADMIN.value: frozenset(

@@ -14,6 +14,7 @@ from commands.enterprises import EnterpriseCommands
 from commands.history import History
 from commands.platform import CommandRunner, Platform
 from commands.sessions import SessionCommands
+from commands.sms import SmsCommands
 from ocr_service.service import Recogniser
 from projections.audit import AuditView
 from projections.engine import Engine, LogFollower, Projection
@@ -23,6 +24,7 @@ from projections.store import PostgresViews, SqliteViews, ViewDatabase
 from projections.streams import StreamsView
 from projections.transport import partition_for
 from read_api.settings import Settings
+from read_api.sms_outbox import OutboxGateway
 
 WHOLE_LOG = -1
 SCHEMA_LOCK = 0x5359_0001  # an arbitrary advisory-lock key owned by this module
@@ -43,6 +45,8 @@ class Services:
     enterprises: EnterpriseCommands
     accounts: AccountCommands
     sessions: SessionCommands
+    sms: SmsCommands
+    sms_outbox: OutboxGateway
     history: History
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -119,6 +123,7 @@ def build(settings: Settings) -> Services:
         engine.setup()
     runner = CommandRunner(app)
     accounts = AccountCommands(runner)
+    outbox = OutboxGateway(views)
     return Services(
         settings=settings,
         app=app,
@@ -129,5 +134,7 @@ def build(settings: Settings) -> Services:
         enterprises=EnterpriseCommands(runner),
         accounts=accounts,
         sessions=SessionCommands(runner, accounts),
+        sms=SmsCommands(runner, outbox, settings.jwt_secret),
+        sms_outbox=outbox,
         history=History(app),
     )
