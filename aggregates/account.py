@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,6 +19,7 @@ from aggregates.errors import InvalidValue
 PLATFORM = "platform"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,40}$")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_SEPARATORS = str.maketrans("", "", " -()")
 
 
 class Role(enum.StrEnum):
@@ -35,15 +37,19 @@ def check_username(username: str) -> str:
 
 
 def check_mobile(mobile: str) -> str:
-    """A mainland mobile number: 11 digits starting with 1."""
-    cleaned = mobile.strip().replace(" ", "").removeprefix("+86")
-    if not _MOBILE.match(cleaned):
+    """A mainland mobile number as its 11 digits (starting 13 to 19).
+    Full-width digits, spaces, hyphens, brackets and a leading +86 are
+    tolerated."""
+    digits = unicodedata.normalize("NFKC", mobile).strip().translate(_SEPARATORS)
+    digits = digits.removeprefix("+86")
+    if not _MOBILE.match(digits):
         raise InvalidValue(
-            f"{mobile!r} is not a mainland mobile number (11 digits starting with 1)",
+            f"{mobile!r} is not a mainland mobile number (11 digits starting with "
+            "13 to 19)",
             field="mobile",
             code="INVALID_MOBILE",
         )
-    return cleaned
+    return digits
 
 
 class Account(TracedAggregate):

@@ -24,6 +24,7 @@ from read_api.http import OrjsonResponse
 from read_api.problems import problem
 from read_api.routes import (
     accounts,
+    address_book,
     audit,
     enterprises,
     ocr,
@@ -37,6 +38,7 @@ from read_api.wiring import Services, build
 #: Every router of the API; the permission tests walk these.
 ROUTERS = (
     accounts.router,
+    address_book.router,
     sessions.router,
     enterprises.router,
     audit.router,

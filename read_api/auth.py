@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "history.read",
             "documents.recognise",
             "sessions.own",
+            "address_book.read",
+            "address_book.manage",
         }
     ),
 }

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 import psycopg
 
 from commands.accounts import AccountCommands
+from commands.address_book import AddressBookCommands
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
 from commands.platform import CommandRunner, Platform
 from commands.sessions import SessionCommands
 from commands.sms import SmsCommands
 from ocr_service.service import Recogniser
+from projections.address_book import AddressBookView
 from projections.audit import AuditView
 from projections.engine import Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
@@ -31,7 +33,7 @@ SCHEMA_LOCK = 0x5359_0001  # an arbitrary advisory-lock key owned by this module
 
 
 def all_projections() -> list[Projection]:
-    return [AuditView(), EnterprisesView(), StreamsView()]
+    return [AddressBookView(), AuditView(), EnterprisesView(), StreamsView()]
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Services:
     sms: SmsCommands
     sms_outbox: OutboxGateway
     history: History
+    address_book: AddressBookCommands
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
     _recogniser: Recogniser | None = None
@@ -137,4 +140,5 @@ def build(settings: Settings) -> Services:
         sms=SmsCommands(runner, outbox, settings.jwt_secret),
         sms_outbox=outbox,
         history=History(app),
+        address_book=AddressBookCommands(runner),
     )
