@@ -108,3 +108,41 @@ def query_enterprises(
         " ORDER BY name LIMIT %s"
     )
     return tx.all(sql, [*params, limit])
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern finding ``text`` anywhere, its own % and _ literal."""
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+def query_directory(
+    engine: Engine,
+    tx: Tx,
+    *,
+    name: str | None,
+    region: str | None,
+    category: str | None,
+    after_name: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Verified enterprises as every enterprise may see them: name, region,
+    category and the verified mark, nothing private."""
+    t = engine.active_tables(tx, EnterprisesView.name)
+    clauses, params = ["status = 'approved'"], []
+    for column, text in (("name", name), ("region", region)):
+        if text:
+            clauses.append(f"{column} LIKE %s ESCAPE '!'")
+            params.append(_like(text))
+    if category is not None:
+        clauses.append("category = %s")
+        params.append(category)
+    if after_name is not None:
+        clauses.append("name > %s")
+        params.append(after_name)
+    sql = (
+        "SELECT enterprise_id, name, region, category, TRUE AS verified"
+        f" FROM {t['enterprises']} WHERE {' AND '.join(clauses)}"
+        " ORDER BY name LIMIT %s"
+    )
+    return tx.all(sql, [*params, limit])

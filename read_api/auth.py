@@ -46,13 +46,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "sessions.own",
             "address_book.read",
             "address_book.manage",
+            "directory.read",
         }
     ),
 }
 
 #: Business permissions: an enterprise the platform has not approved yet is
 #: refused them (manual 5.1), whatever its accounts' roles.
-BUSINESS = frozenset({"documents.recognise"})
+BUSINESS = frozenset({"documents.recognise", "directory.read"})
 
 #: Permissions whose holder sees every enterprise's data, not only its own.
 PLATFORM_WIDE = frozenset({Role.OPERATOR.value})
