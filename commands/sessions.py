@@ -16,8 +16,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from aggregates.login_guard import LoginGuard, guard_id
 from aggregates.session import Session, SessionRefused
-from commands.accounts import AccountCommands, Principal
+from commands.accounts import AccountCommands, Principal, username_key
+from commands.captcha import Captchas
+from commands.errors import Unauthenticated
 from commands.platform import Caller, CommandRunner, Outcome
 
 REFRESH_LIFETIME = timedelta(days=7)
@@ -55,17 +58,62 @@ class SessionCommands:
         runner: CommandRunner,
         accounts: AccountCommands,
         *,
+        captchas: Captchas,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lifetime: timedelta = REFRESH_LIFETIME,
     ) -> None:
         self.runner = runner
         self.accounts = accounts
+        self.captchas = captchas
         self.clock = clock
         self.lifetime = lifetime
 
-    def sign_in(self, username: str, password: str, correlation_id: str) -> SignedIn:
-        principal = self.accounts.authenticate(username, password)
+    def sign_in(
+        self,
+        username: str,
+        password: str,
+        correlation_id: str,
+        captcha: tuple[str, str] | None = None,
+    ) -> SignedIn:
+        """Checks the password, behind the username's login guard: after
+        repeated failures a solved ``captcha`` (id, answer) must come along."""
+        now = self.clock()
+        guard = self._guard(username)
+        solved = captcha is not None and self.captchas.solved(*captcha)
+        guard.admit(now, captcha[0] if captcha else None, solved)
+        try:
+            principal = self.accounts.authenticate(username, password)
+        except Unauthenticated:
+            guard.record(succeeded=False, now=now)
+            self._save_guard(guard, correlation_id)
+            raise
+        guard.record(succeeded=True, now=now)
+        self._save_guard(guard, correlation_id)
         return self.open_for(principal, correlation_id, how="password")
+
+    def _guard(self, username: str) -> LoginGuard:
+        key = username_key(username)
+        try:
+            found: LoginGuard = self.runner.app.repository.get(guard_id(key))
+        except AggregateNotFoundError:
+            return LoginGuard.start(key)
+        return found
+
+    def _save_guard(self, guard: LoginGuard, correlation_id: str) -> None:
+        if not guard.pending_events:
+            return
+        caller = Caller(
+            account_id="anonymous",
+            enterprise_id="",
+            role="anonymous",
+            correlation_id=correlation_id,
+        )
+        self.runner.run(
+            caller,
+            "guard_sign_in",
+            {"guard": str(guard.id)},
+            lambda: Outcome([guard], {"guard_id": str(guard.id)}, guard),
+        )
 
     def open_for(
         self, principal: Principal, correlation_id: str, *, how: str

@@ -11,6 +11,7 @@ import psycopg
 
 from commands.accounts import AccountCommands
 from commands.address_book import AddressBookCommands
+from commands.captcha import Captchas
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
 from commands.platform import CommandRunner, Platform
@@ -136,7 +137,9 @@ def build(settings: Settings) -> Services:
         runner=runner,
         enterprises=EnterpriseCommands(runner),
         accounts=accounts,
-        sessions=SessionCommands(runner, accounts),
+        sessions=SessionCommands(
+            runner, accounts, captchas=Captchas(settings.jwt_secret)
+        ),
         sms=SmsCommands(runner, outbox, settings.jwt_secret),
         sms_outbox=outbox,
         history=History(app),

@@ -20,6 +20,8 @@ class Credentials(BaseModel):
 
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=128)
+    captcha_id: str | None = Field(default=None, max_length=100)
+    captcha_answer: str | None = Field(default=None, max_length=10)
 
 
 class RefreshToken(BaseModel):
@@ -56,11 +58,21 @@ def tokens(request: Request, signed_in: SignedIn) -> Response:
 @router.post("", status_code=201, dependencies=[Public])
 def sign_in(request: Request, body: Credentials) -> Response:
     """A short-lived access token and a refresh token. A wrong username and a
-    wrong password answer alike."""
+    wrong password answer alike; after three failures within fifteen minutes
+    a captcha must come along."""
+    captcha = (body.captcha_id, body.captcha_answer or "") if body.captcha_id else None
     signed_in = services(request).sessions.sign_in(
-        body.username, body.password, request_id(request)
+        body.username, body.password, request_id(request), captcha
     )
     return tokens(request, signed_in)
+
+
+@router.get("/captchas", dependencies=[Public])
+def new_captcha(request: Request) -> Response:
+    """A captcha picture and its id, for a sign-in after repeated failures
+    (``CAPTCHA_REQUIRED``). It works once, within two minutes."""
+    captcha = services(request).sessions.captchas.new()
+    return OrjsonResponse(captcha.as_json(), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/refresh", status_code=201, dependencies=[Public])

@@ -97,3 +97,42 @@ def test_the_audit_shows_sign_ins_without_the_refresh_hash(api: Api) -> None:
     assert [e["event_type"] for e in entries] == ["Session.Opened"]
     assert entries[0]["actor"] == tokens["account_id"]
     assert "refresh_hash" not in entries[0]["data"]
+
+
+def test_after_three_failures_a_sign_in_needs_a_captcha_once(api: Api) -> None:
+    body = api.register()["body"]
+    wrong = {"username": body["username"], "password": "wrong-pass-1"}
+    right = {"username": body["username"], "password": body["password"]}
+    failures = [api.client.post("/api/v1/sessions", json=wrong) for _ in range(3)]
+
+    blocked = api.client.post("/api/v1/sessions", json=right)
+    picture = api.client.get("/api/v1/sessions/captchas")
+    known = api.services.sessions.captchas.issue("ABCD")
+    bad_answer = api.client.post(
+        "/api/v1/sessions",
+        json={**right, "captcha_id": known.captcha_id, "captcha_answer": "WXYZ"},
+    )
+    solved = api.client.post(
+        "/api/v1/sessions",
+        json={**right, "captcha_id": known.captcha_id, "captcha_answer": "abcd"},
+    )
+
+    assert [f.status_code for f in failures] == [401, 401, 401]
+    assert blocked.status_code == 401
+    assert blocked.json()["code"] == "CAPTCHA_REQUIRED"
+    assert picture.json()["image"].startswith("data:image/png;base64,")
+    assert bad_answer.json()["code"] == "CAPTCHA_REQUIRED"
+    assert solved.status_code == 201
+
+
+def test_an_unknown_username_is_guarded_exactly_like_a_known_one(api: Api) -> None:
+    wrong = {"username": "nobody-here", "password": "wrong-pass-1"}
+
+    answers = [api.client.post("/api/v1/sessions", json=wrong) for _ in range(4)]
+
+    assert [a.json()["code"] for a in answers] == [
+        "UNAUTHENTICATED",
+        "UNAUTHENTICATED",
+        "UNAUTHENTICATED",
+        "CAPTCHA_REQUIRED",
+    ]
