@@ -20,6 +20,8 @@ PLATFORM = "platform"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,40}$")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _SEPARATORS = str.maketrans("", "", " -()")
+_EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+EMAIL_MAX_LENGTH = 254
 
 
 class Role(enum.StrEnum):
@@ -52,6 +54,15 @@ def check_mobile(mobile: str) -> str:
     return digits
 
 
+def check_email(email: str) -> str:
+    cleaned = email.strip()
+    if len(cleaned) > EMAIL_MAX_LENGTH or not _EMAIL.match(cleaned):
+        raise InvalidValue(
+            f"{email!r} is not an e-mail address", field="email", code="INVALID_EMAIL"
+        )
+    return cleaned
+
+
 class Account(TracedAggregate):
     private_fields = frozenset({"password_hash"})
 
@@ -82,6 +93,30 @@ class Account(TracedAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.password_hash = self.password_hash
 
+    class MobileChanged(TracedAggregate.Event):
+        private_fields = frozenset({"mobile", "username"})
+
+        mobile: str
+        username: str
+
+        def summary(self) -> str:
+            return "mobile number changed"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.mobile = self.mobile
+            aggregate.username = self.username
+
+    class EmailChanged(TracedAggregate.Event):
+        private_fields = frozenset({"email"})
+
+        email: str
+
+        def summary(self) -> str:
+            return "e-mail changed"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.email = self.email
+
     def __init__(
         self,
         username: str,
@@ -97,6 +132,7 @@ class Account(TracedAggregate):
         self.mobile = mobile
         self.invite_code = invite_code
         self.invited_by = invited_by
+        self.email = ""
 
     @classmethod
     def open(
@@ -122,6 +158,18 @@ class Account(TracedAggregate):
             invite_code=invite_code,
             invited_by=str(invited_by) if invited_by else None,
         )
+
+    def change_mobile(self, mobile: str) -> str:
+        """Changes the mobile number; a username that was the old number
+        follows it (manual 12). Returns the username after the change."""
+        number = check_mobile(mobile)
+        username = number if self.username == self.mobile else self.username
+        if number != self.mobile:
+            self.trigger_event(self.MobileChanged, mobile=number, username=username)
+        return username
+
+    def change_email(self, email: str) -> None:
+        self.trigger_event(self.EmailChanged, email=check_email(email))
 
     def change_password(self, password_hash: str, how: str) -> None:
         """Replaces the password; ``how`` says by what (a reset by SMS code)."""

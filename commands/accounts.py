@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from aggregates.account import PLATFORM, Account, Role, check_mobile, check_username
 from aggregates.errors import AlreadyTaken, InvalidValue
 from aggregates.uniqueness import UniqueClaim, claim_id
+from commands.claims import current_claim, release_claim, take_claim
 from commands.errors import Unauthenticated
 from commands.passwords import hash_password, verify_password
 from commands.platform import Caller, CommandResult, CommandRunner, Outcome
@@ -48,26 +49,35 @@ def claim_username(
     runner: CommandRunner, username: str, account_id: UUID, enterprise_id: str
 ) -> UniqueClaim:
     key = username_key(check_username(username))
-    if runner.exists(claim_id(USERNAME_CLAIM, key)):
-        raise AlreadyTaken(
+    return take_claim(
+        runner,
+        USERNAME_CLAIM,
+        key,
+        account_id,
+        enterprise_id,
+        lambda: AlreadyTaken(
             f"username {username!r} is taken; choose another",
             field="username",
             code="USERNAME_TAKEN",
-        )
-    return UniqueClaim.claim(USERNAME_CLAIM, key, account_id, enterprise_id)
+        ),
+    )
 
 
 def claim_mobile(
     runner: CommandRunner, mobile: str, account_id: UUID, enterprise_id: str
 ) -> UniqueClaim:
-    number = check_mobile(mobile)
-    if runner.exists(claim_id(MOBILE_CLAIM, number)):
-        raise AlreadyTaken(
+    return take_claim(
+        runner,
+        MOBILE_CLAIM,
+        check_mobile(mobile),
+        account_id,
+        enterprise_id,
+        lambda: AlreadyTaken(
             "this mobile number belongs to another account",
             field="mobile",
             code="MOBILE_TAKEN",
-        )
-    return UniqueClaim.claim(MOBILE_CLAIM, number, account_id, enterprise_id)
+        ),
+    )
 
 
 def new_invite_code(
@@ -96,6 +106,11 @@ def inviter_of(runner: CommandRunner, code: str) -> UUID:
             code="UNKNOWN_INVITE_CODE",
         ) from None
     return UUID(claim.holder_id)
+
+
+def _released(runner: CommandRunner, kind: str, value: str) -> list[UniqueClaim]:
+    claim = release_claim(runner, kind, value)
+    return [claim] if claim is not None else []
 
 
 class AccountCommands:
@@ -151,18 +166,69 @@ class AccountCommands:
             caller, "reset_password", {"account_id": str(account_id)}, work
         )
 
+    def change_password(
+        self, caller: Caller, old_password: str, new_password: str
+    ) -> CommandResult:
+        def work() -> Outcome:
+            account: Account = self.runner.load(UUID(caller.account_id), Account)
+            if not verify_password(account.password_hash, old_password):
+                raise InvalidValue(
+                    "the current password is wrong",
+                    field="old_password",
+                    code="WRONG_PASSWORD",
+                )
+            account.change_password(hash_password(new_password), "by its holder")
+            return Outcome([account], {"account_id": caller.account_id}, account)
+
+        return self.runner.run(caller, "change_password", {}, work)
+
+    def change_mobile(self, caller: Caller, mobile: str) -> CommandResult:
+        """A new number for the caller's account; the old number (and, when
+        the username was the number, the old username) is released."""
+
+        def work() -> Outcome:
+            account: Account = self.runner.load(UUID(caller.account_id), Account)
+            old_mobile, old_username = account.mobile, account.username
+            username = account.change_mobile(mobile)
+            if account.mobile == old_mobile:
+                return Outcome([], {"account_id": caller.account_id}, account)
+            owner = account.enterprise_id
+            changed: list[Account | UniqueClaim] = [
+                account,
+                claim_mobile(self.runner, account.mobile, account.id, owner),
+            ]
+            if old_mobile:
+                changed += _released(self.runner, MOBILE_CLAIM, old_mobile)
+            if username != old_username:
+                changed.append(claim_username(self.runner, username, account.id, owner))
+                changed += _released(
+                    self.runner, USERNAME_CLAIM, username_key(old_username)
+                )
+            return Outcome(
+                changed,
+                {"account_id": caller.account_id},
+                account,
+                extra={"username": username},
+            )
+
+        return self.runner.run(caller, "change_mobile", {"mobile": mobile}, work)
+
+    def change_email(self, caller: Caller, email: str) -> CommandResult:
+        def work() -> Outcome:
+            account: Account = self.runner.load(UUID(caller.account_id), Account)
+            account.change_email(email)
+            return Outcome([account], {"account_id": caller.account_id}, account)
+
+        return self.runner.run(caller, "change_email", {"email": email}, work)
+
     def principal(self, account_id: UUID) -> Principal:
         """Who an account is, for a token issued without a password (refresh)."""
         account: Account = self.runner.load(account_id, Account)
         return principal_of(account)
 
     def _find(self, username: str) -> Account | None:
-        repository = self.runner.app.repository
-        try:
-            claim: UniqueClaim = repository.get(
-                claim_id(USERNAME_CLAIM, username_key(username))
-            )
-            account: Account = repository.get(UUID(claim.holder_id))
-        except AggregateNotFoundError:
+        claim = current_claim(self.runner, USERNAME_CLAIM, username_key(username))
+        if claim is None:
             return None
+        account: Account = self.runner.app.repository.get(UUID(claim.holder_id))
         return account

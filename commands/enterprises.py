@@ -10,13 +10,14 @@ from uuid import UUID, uuid4
 from aggregates.account import Account, Role
 from aggregates.enterprise import Enterprise, Information, check_name
 from aggregates.errors import AlreadyTaken
-from aggregates.uniqueness import UniqueClaim, claim_id, normalise_name
+from aggregates.uniqueness import UniqueClaim, normalise_name
 from commands.accounts import (
     claim_mobile,
     claim_username,
     inviter_of,
     new_invite_code,
 )
+from commands.claims import current_claim, take_claim
 from commands.errors import NotFound
 from commands.passwords import hash_password
 from commands.platform import Caller, CommandResult, CommandRunner, Outcome
@@ -160,31 +161,38 @@ class EnterpriseCommands:
 
     def _claim_name(self, enterprise: Enterprise) -> UniqueClaim:
         value = normalise_name(check_name(enterprise.name))
-        holder = self._holder(NAME_CLAIM, value)
-        if holder is not None:
+
+        def refuse() -> AlreadyTaken:
+            holder = self._holder(NAME_CLAIM, value)
             verified = isinstance(holder, Enterprise) and holder.is_verified
-            raise AlreadyTaken(
+            return AlreadyTaken(
                 "该企业已存在，不可重复注册 (the enterprise is registered already)"
                 if verified
                 else "an enterprise of this name is being registered",
                 field="enterprise_name",
                 code="ENTERPRISE_EXISTS" if verified else "ENTERPRISE_NAME_TAKEN",
             )
-        return UniqueClaim.claim(NAME_CLAIM, value, enterprise.id, str(enterprise.id))
+
+        owner = str(enterprise.id)
+        return take_claim(self.runner, NAME_CLAIM, value, enterprise.id, owner, refuse)
 
     def _claim_uscc(self, uscc: str, enterprise: Enterprise) -> UniqueClaim:
-        if self._holder(USCC_CLAIM, uscc) is not None:
-            raise AlreadyTaken(
+        return take_claim(
+            self.runner,
+            USCC_CLAIM,
+            uscc,
+            enterprise.id,
+            str(enterprise.id),
+            lambda: AlreadyTaken(
                 f"an enterprise with the credit code {uscc} is registered already",
                 field="uscc",
                 code="USCC_TAKEN",
-            )
-        return UniqueClaim.claim(USCC_CLAIM, uscc, enterprise.id, str(enterprise.id))
+            ),
+        )
 
     def _holder(self, kind: str, value: str) -> object | None:
-        claim_key = claim_id(kind, value)
-        if not self.runner.exists(claim_key):
+        claim = current_claim(self.runner, kind, value)
+        if claim is None:
             return None
-        claim: UniqueClaim = self.runner.app.repository.get(claim_key)
         holder: object = self.runner.app.repository.get(UUID(claim.holder_id))
         return holder

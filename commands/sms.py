@@ -19,8 +19,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from aggregates.account import check_mobile
 from aggregates.sms_challenge import Purpose, SmsChallenge, SmsRefused, challenge_id
-from aggregates.uniqueness import UniqueClaim, claim_id
 from commands.accounts import MOBILE_CLAIM
+from commands.claims import current_claim
 from commands.platform import Caller, CommandRunner, Outcome
 
 
@@ -105,11 +105,8 @@ class SmsCommands:
 
     def account_of(self, number: str) -> tuple[UUID, str] | None:
         """The account holding a mobile number, and its enterprise."""
-        try:
-            claim: UniqueClaim = self.runner.app.repository.get(
-                claim_id(MOBILE_CLAIM, number)
-            )
-        except AggregateNotFoundError:
+        claim = current_claim(self.runner, MOBILE_CLAIM, number)
+        if claim is None:
             return None
         return UUID(claim.holder_id), claim.enterprise_id
 

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "history.read",
             "views.read",
             "sessions.own",
+            "account.own",
             "sms.outbox.read",
         }
     ),
@@ -44,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "history.read",
             "documents.recognise",
             "sessions.own",
+            "account.own",
             "address_book.read",
             "address_book.manage",
             "directory.read",

@@ -20,6 +20,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "BODY_TOO_LARGE": ("请求体过大", "The request body is too large"),
     "UNSUPPORTED_MEDIA_TYPE": ("不支持的内容类型", "Unsupported content type"),
     "UNAUTHENTICATED": ("需要登录", "Authentication is required"),
+    "WRONG_PASSWORD": ("当前密码错误", "The current password is wrong"),
     "CAPTCHA_REQUIRED": ("请输入图形验证码", "Solve the captcha"),
     "INVALID_TOKEN": ("令牌无效，请重新登录", "The token is not valid"),
     "REFRESH_TOKEN_REUSED": (

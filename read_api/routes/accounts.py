@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from commands.platform import Caller
-from read_api.auth import IdempotencyKey, Public
-from read_api.http import answer, request_id, services
+from read_api.auth import IdempotencyKey, Identity, Public, require
+from read_api.http import answer, caller_of, request_id, services
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -48,3 +48,60 @@ def register(
         invite_code=body.invite_code,
     )
     return answer(result)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=8, max_length=128)
+
+
+class MobileChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    mobile: str = Field(min_length=11, max_length=20)
+
+
+class EmailChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=254)
+
+
+@router.post("/me/password", status_code=202)
+def change_password(
+    request: Request,
+    body: PasswordChange,
+    identity: Identity = Depends(require("account.own")),
+) -> Response:
+    """Changes the caller's password; the current one must be given."""
+    caller = caller_of(request, identity, None)
+    result = services(request).accounts.change_password(
+        caller, body.old_password, body.new_password
+    )
+    return answer(result)
+
+
+@router.post("/me/mobile", status_code=202)
+def change_mobile(
+    request: Request,
+    body: MobileChange,
+    identity: Identity = Depends(require("account.own")),
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Changes the caller's mobile number (unique on the platform); a username
+    that was the old number becomes the new one."""
+    caller = caller_of(request, identity, idempotency_key)
+    return answer(services(request).accounts.change_mobile(caller, body.mobile))
+
+
+@router.post("/me/email", status_code=202)
+def change_email(
+    request: Request,
+    body: EmailChange,
+    identity: Identity = Depends(require("account.own")),
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    caller = caller_of(request, identity, idempotency_key)
+    return answer(services(request).accounts.change_email(caller, body.email))
