@@ -207,6 +207,22 @@ class Enterprise(TracedAggregate):
             aggregate.status = Status.REJECTED
             aggregate.rejection_reason = self.reason
 
+    class RequestSettingsChanged(TracedAggregate.Event):
+        """Manual 12 (产品资料索取设置): who may ask for the product records."""
+
+        allow_platform: bool
+        allow_partners: bool
+
+        def summary(self) -> str:
+            return (
+                f"product requests: platform {'on' if self.allow_platform else 'off'},"
+                f" partners {'on' if self.allow_partners else 'off'}"
+            )
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.allow_platform_requests = self.allow_platform
+            aggregate.allow_partner_requests = self.allow_partners
+
     def __init__(self, name: str, admin_account_id: str, complete_by: datetime) -> None:
         self.name = name
         self.admin_account_id = admin_account_id
@@ -215,6 +231,8 @@ class Enterprise(TracedAggregate):
         self.information: Information | None = None
         self.ever_approved = False
         self.rejection_reason: str | None = None
+        self.allow_platform_requests = False
+        self.allow_partner_requests = False
 
     @classmethod
     def register(
@@ -294,6 +312,27 @@ class Enterprise(TracedAggregate):
                 field="reason",
             )
         self.trigger_event(self.Rejected, reason=reason)
+
+    def set_request_settings(
+        self, *, allow_platform: bool, allow_partners: bool
+    ) -> None:
+        if (allow_platform, allow_partners) != (
+            self.allow_platform_requests,
+            self.allow_partner_requests,
+        ):
+            self.trigger_event(
+                self.RequestSettingsChanged,
+                allow_platform=allow_platform,
+                allow_partners=allow_partners,
+            )
+
+    def admits_product_request(self, *, verified: bool, partner: bool) -> bool:
+        """Whether an enterprise may ask for this one's product records: any
+        verified enterprise when platform requests are on, a partner (one whose
+        records are in this library) when partner requests are on."""
+        return (verified and self.allow_platform_requests) or (
+            partner and self.allow_partner_requests
+        )
 
     def check_pending(self, action: str) -> None:
         if self.status is not Status.PENDING_REVIEW:

@@ -120,6 +120,30 @@ class EnterpriseCommands:
         arguments = {"enterprise_id": str(enterprise_id)}
         return self.runner.run(caller, "submit_enterprise", arguments, work)
 
+    def set_request_settings(
+        self,
+        caller: Caller,
+        enterprise_id: UUID,
+        *,
+        allow_platform: bool,
+        allow_partners: bool,
+    ) -> CommandResult:
+        def work() -> Outcome:
+            enterprise = self._own(caller, enterprise_id)
+            enterprise.set_request_settings(
+                allow_platform=allow_platform, allow_partners=allow_partners
+            )
+            return Outcome(
+                [enterprise], {"enterprise_id": str(enterprise_id)}, enterprise
+            )
+
+        arguments = {
+            "enterprise_id": str(enterprise_id),
+            "allow_platform": allow_platform,
+            "allow_partners": allow_partners,
+        }
+        return self.runner.run(caller, "set_request_settings", arguments, work)
+
     def approve(self, caller: Caller, enterprise_id: UUID) -> CommandResult:
         def work() -> Outcome:
             enterprise = self._load(caller, enterprise_id)

@@ -48,6 +48,13 @@ class InformationBody(BaseModel):
     admin_id_number: str = Field(min_length=18, max_length=18)
 
 
+class RequestSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow_platform: bool
+    allow_partners: bool
+
+
 class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -84,6 +91,26 @@ def submit_enterprise(
     """Sends the recorded information to the platform's review."""
     caller = caller_of(request, identity, idempotency_key, if_match)
     return answer(services(request).enterprises.submit(caller, enterprise_id))
+
+
+@router.post("/{enterprise_id}/request-settings", status_code=202)
+def set_request_settings(
+    request: Request,
+    enterprise_id: UUID,
+    body: RequestSettings,
+    identity: Identity = Depends(require("enterprise.manage")),
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Whether all verified enterprises, and/or partner enterprises, may ask
+    for this enterprise's product records (manual 12)."""
+    caller = caller_of(request, identity, idempotency_key)
+    result = services(request).enterprises.set_request_settings(
+        caller,
+        enterprise_id,
+        allow_platform=body.allow_platform,
+        allow_partners=body.allow_partners,
+    )
+    return answer(result)
 
 
 @router.post("/{enterprise_id}/approve", status_code=202)

@@ -97,3 +97,21 @@ def test_an_email_is_checked_and_kept(api: Api) -> None:
     assert bad.json()["code"] == "INVALID_EMAIL"
     assert good.status_code == 202
     assert account.email == "zhang@example.cn"
+
+
+def test_the_administrator_sets_who_may_request_product_records(api: Api) -> None:
+    registered = api.register()
+    enterprise = registered["enterprise_id"]
+
+    changed = api.client.post(
+        f"/api/v1/enterprises/{enterprise}/request-settings",
+        json={"allow_platform": True, "allow_partners": False},
+        headers=registered["headers"],
+    )
+    state = api.client.get(
+        f"/api/v1/aggregates/{enterprise}/state", headers=registered["headers"]
+    )
+
+    assert changed.status_code == 202
+    assert state.json()["allow_platform_requests"] is True
+    assert state.json()["allow_partner_requests"] is False

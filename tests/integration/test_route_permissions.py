@@ -48,6 +48,10 @@ def fill(path: str, value: str) -> str:
 BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/enterprises/{enterprise_id}/information": information(),
     "/api/v1/enterprises/{enterprise_id}/reject": {"reason": "资料不全"},
+    "/api/v1/enterprises/{enterprise_id}/request-settings": {
+        "allow_platform": True,
+        "allow_partners": False,
+    },
 }
 
 

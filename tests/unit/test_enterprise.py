@@ -8,6 +8,8 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.application import Application
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregates.base import acting
 from aggregates.enterprise import (
@@ -201,3 +203,29 @@ def test_a_version_1_registration_upcasts_to_a_24_hour_deadline() -> None:
     Enterprise.Registered.upcast_v1_v2(state)
 
     assert state["complete_by"] == NOW + COMPLETION_WINDOW
+
+
+@given(
+    platform=st.booleans(),
+    partners=st.booleans(),
+    verified=st.booleans(),
+    partner=st.booleans(),
+)
+def test_product_requests_follow_the_two_switches(
+    platform: bool, partners: bool, verified: bool, partner: bool
+) -> None:
+    enterprise = approved()
+    enterprise.set_request_settings(allow_platform=platform, allow_partners=partners)
+
+    admitted = enterprise.admits_product_request(verified=verified, partner=partner)
+
+    assert admitted == ((platform and verified) or (partners and partner))
+
+
+def test_unchanged_request_settings_record_nothing() -> None:
+    enterprise = approved()
+    enterprise.collect_events()
+
+    enterprise.set_request_settings(allow_platform=False, allow_partners=False)
+
+    assert enterprise.collect_events() == []
