@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from aggregates.base import TracedAggregate
-from aggregates.errors import InvalidValue
+from aggregates.errors import InvalidValue, StateConflict
 
 PLATFORM = "platform"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,40}$")
@@ -77,6 +77,14 @@ class Account(TracedAggregate):
         mobile: str
         invite_code: str
         invited_by: str | None
+        inviter_from_link: bool
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 knew only codes typed by hand.
+            state["inviter_from_link"] = False
 
         def summary(self) -> str:
             return f"account {self.username} opened as {self.role}"
@@ -106,6 +114,15 @@ class Account(TracedAggregate):
             aggregate.mobile = self.mobile
             aggregate.username = self.username
 
+    class InviterChanged(TracedAggregate.Event):
+        invited_by: str
+
+        def summary(self) -> str:
+            return "inviter changed"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.invited_by = self.invited_by
+
     class EmailChanged(TracedAggregate.Event):
         private_fields = frozenset({"email"})
 
@@ -125,6 +142,7 @@ class Account(TracedAggregate):
         mobile: str,
         invite_code: str,
         invited_by: str | None,
+        inviter_from_link: bool,
     ) -> None:
         self.username = username
         self.password_hash = password_hash
@@ -132,6 +150,7 @@ class Account(TracedAggregate):
         self.mobile = mobile
         self.invite_code = invite_code
         self.invited_by = invited_by
+        self.inviter_from_link = inviter_from_link
         self.email = ""
 
     @classmethod
@@ -145,6 +164,7 @@ class Account(TracedAggregate):
         invite_code: str,
         mobile: str = "",
         invited_by: UUID | None = None,
+        inviter_from_link: bool = False,
         account_id: UUID | None = None,
     ) -> Account:
         return cls._create(
@@ -157,6 +177,7 @@ class Account(TracedAggregate):
             mobile=check_mobile(mobile) if mobile else "",
             invite_code=invite_code,
             invited_by=str(invited_by) if invited_by else None,
+            inviter_from_link=inviter_from_link and invited_by is not None,
         )
 
     def change_mobile(self, mobile: str) -> str:
@@ -167,6 +188,24 @@ class Account(TracedAggregate):
         if number != self.mobile:
             self.trigger_event(self.MobileChanged, mobile=number, username=username)
         return username
+
+    def change_inviter(self, inviter: UUID, *, enterprise_approved: bool) -> None:
+        """Manual 12: an invite code typed by hand may change until the
+        enterprise is first approved; one carried by an invite link may not."""
+        if self.inviter_from_link or enterprise_approved:
+            raise StateConflict(
+                "the invite code is fixed: it came with an invite link, or the "
+                "enterprise has been approved",
+                code="INVITE_CODE_LOCKED",
+            )
+        if inviter == self.id:
+            raise InvalidValue(
+                "an account cannot invite itself",
+                field="invite_code",
+                code="UNKNOWN_INVITE_CODE",
+            )
+        if str(inviter) != self.invited_by:
+            self.trigger_event(self.InviterChanged, invited_by=str(inviter))
 
     def change_email(self, email: str) -> None:
         self.trigger_event(self.EmailChanged, email=check_email(email))

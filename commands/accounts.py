@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -212,6 +213,23 @@ class AccountCommands:
             )
 
         return self.runner.run(caller, "change_mobile", {"mobile": mobile}, work)
+
+    def change_inviter(self, caller: Caller, invite_code: str) -> CommandResult:
+        def work() -> Outcome:
+            account: Account = self.runner.load(UUID(caller.account_id), Account)
+            # Platform operators have no enterprise to wait for: theirs is fixed.
+            approved = True
+            if account.enterprise_id != PLATFORM:
+                enterprise: Any = self.runner.app.repository.get(
+                    UUID(account.enterprise_id)
+                )
+                approved = bool(enterprise.ever_approved)
+            inviter = inviter_of(self.runner, invite_code)
+            account.change_inviter(inviter, enterprise_approved=approved)
+            return Outcome([account], {"account_id": caller.account_id}, account)
+
+        arguments = {"invite_code": invite_code.strip().upper()}
+        return self.runner.run(caller, "change_inviter", arguments, work)
 
     def change_email(self, caller: Caller, email: str) -> CommandResult:
         def work() -> Outcome:

@@ -45,6 +45,7 @@ class EnterpriseCommands:
         mobile: str,
         password: str,
         invite_code: str | None = None,
+        invite_from_link: bool = False,
     ) -> CommandResult:
         """Opens an account and the enterprise it administers (manual 5.1).
         An enterprise the platform already verified cannot be registered
@@ -54,6 +55,7 @@ class EnterpriseCommands:
             "username": username,
             "mobile": mobile,
             "invite_code": invite_code,
+            "invite_from_link": invite_from_link,
         }
 
         def work() -> Outcome:
@@ -72,6 +74,7 @@ class EnterpriseCommands:
                 mobile=mobile,
                 invite_code=code,
                 invited_by=inviter,
+                inviter_from_link=invite_from_link,
                 account_id=admin_id,
             )
             claims = [

@@ -45,6 +45,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "MOBILE_TAKEN": ("手机号已被使用", "The mobile number is taken"),
     "INVALID_MOBILE": ("手机号格式不正确", "Invalid mobile number"),
     "INVALID_ID_NUMBER": ("身份证号码不合法", "Invalid ID number"),
+    "INVITE_CODE_LOCKED": ("邀请码不可修改", "The invite code is fixed"),
     "UNKNOWN_INVITE_CODE": ("邀请码不存在", "Unknown invite code"),
     "REGISTRATION_EXPIRED": ("已超过24小时完善期限", "The 24 hours have passed"),
     "ENTERPRISE_UNDER_REVIEW": ("企业信息审核中", "The information is under review"),

@@ -23,6 +23,8 @@ class Registration(BaseModel):
     mobile: str = Field(min_length=11, max_length=20, examples=["13800138000"])
     password: str = Field(min_length=8, max_length=128)
     invite_code: str | None = Field(default=None, min_length=1, max_length=20)
+    #: True when the code came with an invite link (it then cannot change).
+    invite_from_link: bool = False
 
 
 @router.post("", status_code=201, dependencies=[Public])
@@ -46,6 +48,7 @@ def register(
         mobile=body.mobile,
         password=body.password,
         invite_code=body.invite_code,
+        invite_from_link=body.invite_from_link,
     )
     return answer(result)
 
@@ -105,3 +108,20 @@ def change_email(
 ) -> Response:
     caller = caller_of(request, identity, idempotency_key)
     return answer(services(request).accounts.change_email(caller, body.email))
+
+
+class InviterChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    invite_code: str = Field(min_length=1, max_length=20)
+
+
+@router.post("/me/inviter", status_code=202)
+def change_inviter(
+    request: Request,
+    body: InviterChange,
+    identity: Identity = Depends(require("account.own")),
+) -> Response:
+    """Corrects a hand-typed invite code, until the enterprise is approved."""
+    caller = caller_of(request, identity, None)
+    return answer(services(request).accounts.change_inviter(caller, body.invite_code))

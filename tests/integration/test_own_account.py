@@ -115,3 +115,31 @@ def test_the_administrator_sets_who_may_request_product_records(api: Api) -> Non
     assert changed.status_code == 202
     assert state.json()["allow_platform_requests"] is True
     assert state.json()["allow_partner_requests"] is False
+
+
+def test_a_typed_invite_code_changes_until_approval_and_a_linked_one_never(
+    api: Api,
+) -> None:
+    inviter = api.client.post("/api/v1/accounts", json=registration()).json()
+    other = api.client.post("/api/v1/accounts", json=registration()).json()
+    typed_body = registration(invite_code=inviter["invite_code"])
+    linked_body = registration(invite_code=inviter["invite_code"])
+    api.client.post("/api/v1/accounts", json=typed_body)
+    api.client.post("/api/v1/accounts", json={**linked_body, "invite_from_link": True})
+    typed = api.sign_in(typed_body["username"], typed_body["password"])
+    linked = api.sign_in(linked_body["username"], linked_body["password"])
+
+    corrected = api.client.post(
+        "/api/v1/accounts/me/inviter",
+        json={"invite_code": other["invite_code"]},
+        headers=typed,
+    )
+    refused = api.client.post(
+        "/api/v1/accounts/me/inviter",
+        json={"invite_code": other["invite_code"]},
+        headers=linked,
+    )
+
+    assert corrected.status_code == 202
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "INVITE_CODE_LOCKED"
