@@ -37,7 +37,7 @@ from ocr_service.errors import (
     RecognitionTimeout,
 )
 from ocr_service.preprocess import Prepared, Preprocessing, prepare
-from ocr_service.text import Glyph, Line, Page, nfkc
+from ocr_service.text import Box, Glyph, Line, Page, nfkc
 
 __all__ = ["DEFAULT_LANG", "Engine", "EngineSettings", "find_tessdata"]
 
@@ -96,6 +96,8 @@ class Engine:
             raise EngineUnavailable(
                 f"Tesseract cannot load {self.settings.lang!r} from {path}: {e}"
             ) from e
+        self._path = path
+        self._line_api: tesserocr.PyTessBaseAPI | None = None
         self._lock = threading.Lock()
         self.pages_read = 0
 
@@ -103,6 +105,9 @@ class Engine:
         """Free the Tesseract instance."""
         with self._lock:
             self._api.End()
+            if self._line_api is not None:
+                self._line_api.End()
+                self._line_api = None
 
     def __enter__(self) -> Engine:
         return self
@@ -128,7 +133,43 @@ class Engine:
         if sum(len(line.glyphs) for line in lines) < 2:
             raise EmptyPage("no legible text was found on the page")
         width, height = prepared.image.size
-        return Page(tuple(lines), width, height, prepared.to_original)
+
+        def crop(box: Box, margin: float) -> Image.Image:
+            return prepared.crop_original(image, box, margin)
+
+        return Page(
+            tuple(lines), width, height, prepared.to_original, crop, prepared.scale
+        )
+
+    def read_line(self, image: Image.Image, whitelist: str = "") -> Line | None:
+        """One line of text on ``image`` (a grey crop), read as a single line
+        by a second Tesseract instance kept for such crops; ``whitelist``, if
+        given, restricts the characters it may read. Boxes are on ``image``.
+        ``None`` if nothing legible is there."""
+        with self._lock:
+            api = self._line_api
+            if api is None:
+                api = self._line_api = tesserocr.PyTessBaseAPI(
+                    path=self._path,
+                    lang=self.settings.lang,
+                    psm=tesserocr.PSM.SINGLE_LINE,
+                    oem=tesserocr.OEM.LSTM_ONLY,
+                )
+            api.SetVariable("tessedit_char_whitelist", whitelist)
+            try:
+                api.SetImageBytes(
+                    image.tobytes(), image.width, image.height, 1, image.width
+                )
+                api.SetSourceResolution(300)
+                if not api.Recognize(round(self.settings.timeout_seconds * 1000)):
+                    return None
+                lines = _collect(api)
+            except RuntimeError:
+                return None
+            finally:
+                api.Clear()
+        glyphs = [g for line in lines for g in line.glyphs]
+        return Line(tuple(glyphs)) if glyphs else None
 
     def _recognise(self, prepared: Prepared) -> list[Line]:
         api = self._api

@@ -32,6 +32,7 @@ from aggregates.identifiers import InvalidIdentifier, check_id_number, repair_us
 
 __all__ = [
     "LONG_TERM",
+    "NUMBER_PREFIXES",
     "DateMatch",
     "Term",
     "find_dates",
@@ -43,6 +44,12 @@ __all__ = [
 ]
 
 LONG_TERM = "long-term"
+
+# What the first character of a licence or approval number is: a province's
+# abbreviation, or 国 for a national one.
+NUMBER_PREFIXES = (
+    "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新港澳台国"
+)
 
 # Characters OCR engines read in place of digits, by the digit they stand for.
 _DIGIT_LOOK_ALIKES = str.maketrans(

@@ -59,6 +59,61 @@ class Prepared:
     angle: float
     empty: bool
 
+    def point_to_original(self, u: float, v: float) -> tuple[float, float]:
+        """The point ``(u, v)`` of the working image on the original image."""
+        width, height = self.image.size
+        radians = math.radians(self.angle)
+        c, s = math.cos(radians), math.sin(radians)
+        ru, rv = u - width / 2, v - height / 2
+        return (
+            (c * ru - s * rv + self.original_size[0] * self.scale / 2) / self.scale,
+            (s * ru + c * rv + self.original_size[1] * self.scale / 2) / self.scale,
+        )
+
+    def crop_original(
+        self, original: Image.Image, box: Box, margin: float
+    ) -> Image.Image:
+        """The part of ``original`` (the grey image as submitted) that
+        ``box`` of the working image shows, straightened like the working
+        image but at the original's resolution, with ``margin`` working
+        pixels of surround on each side."""
+        x0, y0, x1, y1 = box
+        cx, cy = self.point_to_original((x0 + x1) / 2, (y0 + y1) / 2)
+        half_w = (x1 - x0 + 2 * margin) / self.scale / 2
+        half_h = (y1 - y0 + 2 * margin) / self.scale / 2
+        if not self.angle:
+            return original.crop(
+                (
+                    max(0, round(cx - half_w)),
+                    max(0, round(cy - half_h)),
+                    min(original.width, round(cx + half_w)),
+                    min(original.height, round(cy + half_h)),
+                )
+            )
+        reach = math.ceil(math.hypot(half_w, half_h)) + 2
+        left, top = round(cx) - reach, round(cy) - reach
+        region = Image.new("L", (2 * reach, 2 * reach), 255)
+        inside = (
+            max(0, left),
+            max(0, top),
+            min(original.width, left + 2 * reach),
+            min(original.height, top + 2 * reach),
+        )
+        if inside[0] < inside[2] and inside[1] < inside[3]:
+            region.paste(original.crop(inside), (inside[0] - left, inside[1] - top))
+        region = region.rotate(
+            self.angle, resample=Image.Resampling.BICUBIC, fillcolor=255
+        )
+        centre_x, centre_y = cx - left, cy - top
+        return region.crop(
+            (
+                round(centre_x - half_w),
+                round(centre_y - half_h),
+                round(centre_x + half_w),
+                round(centre_y + half_h),
+            )
+        )
+
     def to_original(self, box: Box) -> Box:
         """``box`` (on the working image) mapped onto the original image."""
         width, height = self.image.size
@@ -201,7 +256,7 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
     if options.scale:
         if angle:
             straight = analysis_image.rotate(
-                angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255
+                angle, resample=Image.Resampling.NEAREST, expand=True, fillcolor=255
             )
             line = estimate_line_height(_ink(np.asarray(straight, dtype=np.uint8)))
         else:
@@ -222,8 +277,10 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
     else:
         scale = 1.0
     if angle:
+        # Bilinear: half the time of bicubic on a page, and the same text
+        # once binarised.
         working = working.rotate(
-            angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255
+            angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255
         )
     if options.binarise:
         flat = _flatten(working)

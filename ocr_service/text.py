@@ -14,6 +14,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["Box", "Glyph", "Line", "Page", "Row", "group_rows", "union"]
 
@@ -61,6 +65,11 @@ class Page:
     width: int
     height: int
     to_original: Callable[[Box], Box] = field(default=lambda box: box)
+    # The part of the image as submitted that a working-image box shows
+    # (straightened, at the submitted resolution, with a margin in working
+    # pixels), and the working image's scale; ``None`` without an image.
+    crop: Callable[[Box, float], Image.Image] | None = None
+    scale: float = 1.0
 
     @property
     def text(self) -> str:
@@ -86,7 +95,7 @@ class Row:
         owners: list[int] = []
         for index, glyph in enumerate(glyphs):
             for c in glyph.text:
-                if c.isspace():
+                if c.isspace() or c in _QUOTES:
                     continue
                 text.append(c)
                 owners.append(index)
@@ -142,6 +151,11 @@ class Row:
         if here is there:
             return 0.0
         return max(0, here.box[0] - there.box[2]) / max(1, self.height)
+
+
+# Quotation marks: OCR reads them into letter-spaced labels from specks, and
+# no field keeps them, so rows leave them out.
+_QUOTES = frozenset("\"'“”‘’`")
 
 
 def _is_latin(c: str) -> bool:

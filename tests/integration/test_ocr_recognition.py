@@ -12,9 +12,10 @@ from datetime import date
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from ocr_service.engine import Engine
 from ocr_service.errors import OcrError
 from ocr_service.samples import find_font, render
-from ocr_service.service import Recogniser
+from ocr_service.service import Recogniser, read_page
 
 VALID_USCC = "91350100M000100Y43"
 
@@ -91,6 +92,37 @@ def test_a_pdf_page_is_rendered_and_read(recogniser: Recogniser) -> None:
 
     assert result["type"] == "drug_distribution_licence"
     assert result["fields"]["uscc"]["value"] == sample.truth["uscc"]
+
+
+def test_a_licence_number_keeps_its_province_prefix_and_its_checked_code(
+    recogniser: Recogniser,
+) -> None:
+    # The first reading of this page takes 闽 for 间; the second reading of
+    # the number's first character, restricted to province abbreviations,
+    # puts it right.
+    sample = render("drug_manufacturing_licence", 7003)
+
+    result = recogniser.recognise(sample.encode("PNG"))
+
+    assert result["fields"]["licence_no"]["value"] == sample.truth["licence_no"]
+    assert result["fields"]["uscc"]["value"] == sample.truth["uscc"]
+
+
+def test_a_second_reading_is_not_asked_of_a_page_that_read_well() -> None:
+    engine = Engine()
+    asked: list[str] = []
+
+    def read_line(image: Image.Image, whitelist: str = "") -> None:
+        asked.append(whitelist)
+
+    engine.read_line = read_line  # type: ignore[method-assign]
+    try:
+        result = read_page(engine, Image.open(io.BytesIO(licence_png(VALID_USCC))))
+    finally:
+        engine.close()
+
+    assert result["fields"]["uscc"]["value"] == VALID_USCC
+    assert asked == []
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

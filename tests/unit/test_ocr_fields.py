@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from ocr_service.classify import UNKNOWN, classify, classify_text
-from ocr_service.fields import extract, rows_from_text
+from ocr_service.fields import Reread, extract, rows_from_text
 from ocr_service.normalise import LONG_TERM
 
 TODAY = date(2025, 6, 1)
@@ -182,3 +182,112 @@ def test_no_rows_are_unknown() -> None:
     classification = classify([])
 
     assert classification.kind == UNKNOWN
+
+
+def reading(text: str) -> tuple[list[tuple[tuple[int, int, int, int], ...]], Reread]:
+    """A second reading that always finds ``text``, and the boxes asked of it."""
+    asked: list[tuple[tuple[int, int, int, int], ...]] = []
+
+    def reread(boxes: tuple[tuple[int, int, int, int], ...], reads: str) -> str:
+        asked.append(boxes)
+        return text
+
+    return asked, reread
+
+
+LICENCE = [
+    "药品生产许可证",
+    "编    号  间20222070",
+    "企业名称  福州康宁医药有限公司",
+    "法定代表人  王建国",
+    "发证日期  2020年1月2日",
+]
+
+
+def test_a_number_without_a_province_prefix_takes_the_prefixed_second_reading() -> None:
+    asked, reread = reading("闽20222070")
+
+    found = extract(
+        rows_from_text(LICENCE), "drug_manufacturing_licence", reread=reread
+    )
+
+    assert found["licence_no"].value == "闽20222070"
+    assert len(asked) == 1
+
+
+def test_a_second_reading_without_the_prefix_does_not_replace_the_first() -> None:
+    _, reread = reading("20222070")
+
+    found = extract(
+        rows_from_text(LICENCE), "drug_manufacturing_licence", reread=reread
+    )
+
+    assert found["licence_no"].value == "间20222070"
+
+
+def test_names_and_values_that_read_well_are_not_read_again() -> None:
+    lines = [*LICENCE]
+    lines[1] = "编    号  闽20222070"
+    asked, reread = reading("粤19990101")
+
+    found = extract(rows_from_text(lines), "drug_manufacturing_licence", reread=reread)
+
+    assert asked == []
+    assert found["legal_representative"].value == "王建国"
+    assert found["issued_on"].value == "2020-01-02"
+
+
+def test_a_date_the_first_reading_missed_comes_from_the_second() -> None:
+    lines = [*LICENCE]
+    lines[4] = "发证日期  2020年1月?日"
+    _, reread = reading("2020年1月2日")
+
+    found = extract(rows_from_text(lines), "drug_manufacturing_licence", reread=reread)
+
+    assert found["issued_on"].value == "2020-01-02"
+
+
+def test_a_quotation_mark_read_inside_a_spaced_label_does_not_hide_it() -> None:
+    found = values(["药品经营许可证", "证  “  号  鲁AB4835529"])
+
+    assert found["licence_no"] == "鲁AB4835529"
+
+
+def test_a_label_wrapped_against_the_second_column_is_found_by_alignment() -> None:
+    lines = [
+        "营业执照",
+        "名    称  福州康宁医药有限公司   注册资本  壹佰万元整",
+        "类    型  有限责任公司(自然人投资或成立日期  2015年03月12日",
+    ]
+
+    found = values(lines, "business_licence")
+
+    assert found["established_on"] == "2015-03-12"
+
+
+def test_a_long_label_missing_its_first_character_is_still_read() -> None:
+    found = values(["检验报告书", "产品名称  阿莫西林胶囊", "告日期:2022年02月21日"])
+
+    assert found["issued_on"] == "2022-02-21"
+
+
+def test_one_date_alone_below_every_label_is_the_date_of_issue() -> None:
+    lines = ["检验报告书", "产品名称  阿莫西林胶囊", "批准文号  国药准字H20990001"]
+
+    found = values([*lines, "               2022年02月21日"])
+    ambiguous = values([*lines, "2022年02月21日", "2027年02月20日"])
+
+    assert found["issued_on"] == "2022-02-21"
+    assert "issued_on" not in ambiguous
+
+
+def test_a_label_with_nothing_read_beside_it_is_read_again_to_its_right() -> None:
+    lines = ["药品生产许可证", "法定代表人", "企业负责人  李明"]
+    asked, reread = reading("王建国")
+
+    found = extract(rows_from_text(lines), "drug_manufacturing_licence", reread=reread)
+
+    assert found["legal_representative"].value == "王建国"
+    assert found["legal_representative"].confidence == 0.5
+    (box,) = asked[0]
+    assert box[0] >= 50 and box[2] - box[0] >= 100
