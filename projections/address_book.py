@@ -11,7 +11,7 @@ import orjson
 
 from projections.engine import Engine, Projection
 from projections.events import EventRecord, iso
-from projections.store import Tx
+from projections.store import LIKE_ESCAPE, Tx, contains
 
 _ENTRY_FIELDS = (
     "name",
@@ -23,7 +23,6 @@ _ENTRY_FIELDS = (
     "address",
     "remark",
 )
-_LIKE_ESCAPE = "!"
 
 
 def search_text(*parts: str | None) -> str:
@@ -31,13 +30,6 @@ def search_text(*parts: str | None) -> str:
     that a search finds a name however it was typed, on either database."""
     joined = "\n".join(p for p in parts if p)
     return unicodedata.normalize("NFKC", joined).casefold()
-
-
-def _like_pattern(q: str) -> str:
-    folded = search_text(q)
-    for special in (_LIKE_ESCAPE, "%", "_"):
-        folded = folded.replace(special, _LIKE_ESCAPE + special)
-    return f"%{folded}%"
 
 
 class AddressBookView(Projection):
@@ -194,8 +186,8 @@ def query_entries(
     t = engine.active_tables(tx, AddressBookView.name)
     clauses, params = ["enterprise_id = %s"], [enterprise_id]
     if q:
-        clauses.append(f"search LIKE %s ESCAPE '{_LIKE_ESCAPE}'")
-        params.append(_like_pattern(q))
+        clauses.append(f"search LIKE %s ESCAPE '{LIKE_ESCAPE}'")
+        params.append(contains(search_text(q)))
     if entry_id is not None:
         clauses.append("entry_id = %s")
         params.append(entry_id)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from projections.engine import Engine, Projection
 from projections.events import EventRecord, iso
-from projections.store import Tx
+from projections.store import LIKE_ESCAPE, Tx, contains
 
 
 class EnterprisesView(Projection):
@@ -110,12 +110,6 @@ def query_enterprises(
     return tx.all(sql, [*params, limit])
 
 
-def _like(text: str) -> str:
-    """A LIKE pattern finding ``text`` anywhere, its own % and _ literal."""
-    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return f"%{escaped}%"
-
-
 def query_directory(
     engine: Engine,
     tx: Tx,
@@ -132,8 +126,8 @@ def query_directory(
     clauses, params = ["status = 'approved'"], []
     for column, text in (("name", name), ("region", region)):
         if text:
-            clauses.append(f"{column} LIKE %s ESCAPE '!'")
-            params.append(_like(text))
+            clauses.append(f"{column} LIKE %s ESCAPE '{LIKE_ESCAPE}'")
+            params.append(contains(text))
     if category is not None:
         clauses.append("category = %s")
         params.append(category)

@@ -24,6 +24,18 @@ from psycopg_pool import ConnectionPool
 Row = dict[str, Any]
 
 
+#: The escape character of :func:`contains`; write ``LIKE %s ESCAPE '!'``.
+LIKE_ESCAPE = "!"
+
+
+def contains(text: str) -> str:
+    """A LIKE pattern finding ``text`` anywhere, its own ``%`` and ``_``
+    taken literally (with ``ESCAPE '!'``, on both databases)."""
+    for special in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return f"%{text}%"
+
+
 class ViewStoreError(Exception):
     """The view database failed; the original driver error is chained."""
 
