@@ -28,6 +28,8 @@ _NAMESPACE = uuid5(NAMESPACE_URL, "urn:shouying:sms-challenge")
 class Purpose(enum.StrEnum):
     LOGIN = "login"
     RESET_PASSWORD = "reset_password"
+    #: A company not on the platform signing in as a guest (manual 5.5).
+    GUEST = "guest"
 
 
 class SmsRefused(DomainError):

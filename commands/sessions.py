@@ -16,14 +16,21 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from aggregates.enterprise import check_name
+from aggregates.errors import AlreadyTaken
+from aggregates.guest import Guest, guest_id
 from aggregates.login_guard import LoginGuard, guard_id
 from aggregates.session import Session, SessionRefused
+from aggregates.uniqueness import normalise_name
 from commands.accounts import AccountCommands, Principal, username_key
 from commands.captcha import Captchas
+from commands.claims import current_claim
+from commands.enterprises import NAME_CLAIM
 from commands.errors import Unauthenticated
 from commands.platform import Caller, CommandRunner, Outcome
 
 REFRESH_LIFETIME = timedelta(days=7)
+GUEST_ROLE = "guest"
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,42 @@ class SessionCommands:
         guard.record(succeeded=True, now=now)
         self._save_guard(guard, correlation_id)
         return self.open_for(principal, correlation_id, how="password")
+
+    def sign_in_as_guest(
+        self, name: str, verified_number: str, correlation_id: str
+    ) -> SignedIn:
+        """A session for a company not on the platform, whose number was
+        proven by an SMS code. A registered enterprise signs in with its
+        accounts instead."""
+        cleaned = check_name(name)
+        if current_claim(self.runner, NAME_CLAIM, normalise_name(cleaned)):
+            raise AlreadyTaken(
+                f"{cleaned} is registered on the platform; sign in with its account",
+                field="enterprise_name",
+                code="ENTERPRISE_EXISTS",
+            )
+        gid = guest_id(cleaned, verified_number)
+        if not self.runner.exists(gid):
+            guest = Guest.start(cleaned, verified_number)
+            caller = Caller(
+                account_id=str(gid),
+                enterprise_id=str(gid),
+                role=GUEST_ROLE,
+                correlation_id=correlation_id,
+            )
+            self.runner.run(
+                caller,
+                "start_guest",
+                {"guest": str(gid)},
+                lambda: Outcome([guest], {"guest_id": str(gid)}, guest, created=True),
+            )
+        principal = Principal(
+            account_id=str(gid),
+            enterprise_id=str(gid),
+            role=GUEST_ROLE,
+            username=cleaned,
+        )
+        return self.open_for(principal, correlation_id, how="guest SMS code")
 
     def _guard(self, username: str) -> LoginGuard:
         key = username_key(username)

@@ -23,6 +23,10 @@ from commands.accounts import MOBILE_CLAIM
 from commands.claims import current_claim
 from commands.platform import Caller, CommandRunner, Outcome
 
+#: Who asks for a guest's code: nobody known yet.
+GUEST_ACTOR = UUID(int=0)
+GUEST_ENTERPRISE = "guest"
+
 
 class SmsGateway(Protocol):
     def send(self, mobile: str, text: str) -> None:
@@ -49,6 +53,9 @@ class SmsCommands:
         account."""
         number = check_mobile(mobile)
         holder = self.account_of(number)
+        if purpose is Purpose.GUEST:
+            # A guest is by definition no account: any number may sign in as one.
+            holder = (GUEST_ACTOR, GUEST_ENTERPRISE)
         if holder is None:
             return
         account, enterprise = holder
@@ -76,6 +83,8 @@ class SmsCommands:
         """The account whose number received ``code``; the code is used up."""
         number = check_mobile(mobile)
         holder = self.account_of(number)
+        if purpose is Purpose.GUEST:
+            holder = (GUEST_ACTOR, GUEST_ENTERPRISE)
         if holder is None:
             raise SmsRefused("ask for a new code", code="SMS_CODE_INVALID")
         account, enterprise = holder

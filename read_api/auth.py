@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "directory.read",
         }
     ),
+    # A guest sees the records sent to it (with the inbox issue) and signs out.
+    "guest": frozenset({"sessions.own"}),
 }
 
 #: Business permissions: an enterprise the platform has not approved yet is

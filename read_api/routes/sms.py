@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aggregates.account import check_mobile
 from aggregates.sms_challenge import Purpose
 from commands.platform import Caller
 from read_api.auth import Identity, Public, require
@@ -22,7 +23,7 @@ class CodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     mobile: str = Field(min_length=11, max_length=20)
-    purpose: Literal["login", "reset_password"]
+    purpose: Literal["login", "reset_password", "guest"]
 
 
 class CodeSignIn(BaseModel):
@@ -55,6 +56,23 @@ def sign_in_by_sms(request: Request, body: CodeSignIn) -> Response:
     account = found.sms.check_code(body.mobile, Purpose.LOGIN, body.code, rid)
     principal = found.accounts.principal(account)
     return tokens(request, found.sessions.open_for(principal, rid, how="SMS code"))
+
+
+class GuestSignIn(CodeSignIn):
+    enterprise_name: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/api/v1/sessions/guest", status_code=201, dependencies=[Public])
+def sign_in_as_guest(request: Request, body: GuestSignIn) -> Response:
+    """Guest sign-in (manual 5.5): a company not on the platform, by its name,
+    a mobile number and the code sent to it. A guest sees only the records
+    sent to it; to see files it registers."""
+    found = services(request)
+    rid = request_id(request)
+    found.sms.check_code(body.mobile, Purpose.GUEST, body.code, rid)
+    number = check_mobile(body.mobile)
+    signed_in = found.sessions.sign_in_as_guest(body.enterprise_name, number, rid)
+    return tokens(request, signed_in)
 
 
 @router.post("/api/v1/accounts/password-reset", status_code=202, dependencies=[Public])

@@ -134,3 +134,39 @@ def test_only_operators_read_the_sms_outbox(api: Api) -> None:
     response = api.client.get("/api/v1/sms-outbox", headers=admin)
 
     assert response.status_code == 403
+
+
+def test_a_company_not_on_the_platform_signs_in_as_a_guest(api: Api) -> None:
+    operator = api.operator()
+    mobile = "13655556666"
+    ask(api, mobile, "guest")
+    code = last_code(api, operator, mobile)
+
+    guest = api.client.post(
+        "/api/v1/sessions/guest",
+        json={"enterprise_name": "某某大药房", "mobile": mobile, "code": code},
+    )
+    headers = {"Authorization": f"Bearer {guest.json()['access_token']}"}
+    enterprises = api.client.get("/api/v1/enterprises", headers=headers)
+    out = api.client.post("/api/v1/sessions/current/sign-out", headers=headers)
+
+    assert guest.status_code == 201
+    assert guest.json()["role"] == "guest"
+    assert enterprises.status_code == 403
+    assert out.status_code == 202
+
+
+def test_a_registered_enterprise_cannot_sign_in_as_a_guest(api: Api) -> None:
+    operator = api.operator()
+    name = api.register()["body"]["enterprise_name"]
+    mobile = "13655557777"
+    ask(api, mobile, "guest")
+    code = last_code(api, operator, mobile)
+
+    refused = api.client.post(
+        "/api/v1/sessions/guest",
+        json={"enterprise_name": name, "mobile": mobile, "code": code},
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "ENTERPRISE_EXISTS"
