@@ -68,3 +68,11 @@ def test_malformed_mobile_numbers_are_refused(mobile: str) -> None:
 
 def test_a_mobile_number_with_the_country_code_and_spaces_is_normalised() -> None:
     assert check_mobile("+86 138 0013 8000") == "13800138000"
+
+
+def test_a_version_1_account_upcasts_to_a_typed_invite_code() -> None:
+    state: dict[str, object] = {"username": "u", "invited_by": "x"}
+
+    Account.Opened.upcast_v1_v2(state)
+
+    assert state["inviter_from_link"] is False
