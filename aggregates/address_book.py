@@ -232,27 +232,9 @@ class AddressBook(TracedAggregate):
         def summary(self) -> str:
             return "address book opened"
 
-    class EntryAdded(TracedAggregate.Event):
-        entry_id: str
-        name: str
-        uscc: str | None
-        contact_person: str | None
-        mobile: str | None
-        email: str | None
-        region: str | None
-        address: str | None
-        remark: str | None
-
-        def summary(self) -> str:
-            return f"added {self.name} to the address book"
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate._put(
-                self.entry_id, _counterpart_of(self.__dict__), self.originator_version
-            )
-
-    class EntryEdited(TracedAggregate.Event):
-        """Carries the entry's complete new values, not only the changed ones."""
+    class EntryWritten(TracedAggregate.Event):
+        """An entry's complete values, as added or as edited (never only the
+        changed ones); the two events below differ only in their summary."""
 
         entry_id: str
         name: str
@@ -263,15 +245,20 @@ class AddressBook(TracedAggregate):
         region: str | None
         address: str | None
         remark: str | None
-
-        def summary(self) -> str:
-            return f"edited {self.name} in the address book"
 
         def apply(self, aggregate: Any) -> None:
             aggregate._drop(self.entry_id)
             aggregate._put(
                 self.entry_id, _counterpart_of(self.__dict__), self.originator_version
             )
+
+    class EntryAdded(EntryWritten):
+        def summary(self) -> str:
+            return f"added {self.name} to the address book"
+
+    class EntryEdited(EntryWritten):
+        def summary(self) -> str:
+            return f"edited {self.name} in the address book"
 
     class EntryDeleted(TracedAggregate.Event):
         entry_id: str

@@ -52,10 +52,7 @@ class SmsCommands:
         nothing, and the caller is answered alike, so that asking reveals no
         account."""
         number = check_mobile(mobile)
-        holder = self.account_of(number)
-        if purpose is Purpose.GUEST:
-            # A guest is by definition no account: any number may sign in as one.
-            holder = (GUEST_ACTOR, GUEST_ENTERPRISE)
+        holder = self._holder(number, purpose)
         if holder is None:
             return
         account, enterprise = holder
@@ -82,9 +79,7 @@ class SmsCommands:
     ) -> UUID:
         """The account whose number received ``code``; the code is used up."""
         number = check_mobile(mobile)
-        holder = self.account_of(number)
-        if purpose is Purpose.GUEST:
-            holder = (GUEST_ACTOR, GUEST_ENTERPRISE)
+        holder = self._holder(number, purpose)
         if holder is None:
             raise SmsRefused("ask for a new code", code="SMS_CODE_INVALID")
         account, enterprise = holder
@@ -111,6 +106,13 @@ class SmsCommands:
         if not result.extra["matched"]:
             raise SmsRefused("the code is wrong", code="SMS_CODE_WRONG")
         return account
+
+    def _holder(self, number: str, purpose: Purpose) -> tuple[UUID, str] | None:
+        """Who a code for ``number`` is for. A guest is by definition no
+        account, so any number may ask for a guest code."""
+        if purpose is Purpose.GUEST:
+            return GUEST_ACTOR, GUEST_ENTERPRISE
+        return self.account_of(number)
 
     def account_of(self, number: str) -> tuple[UUID, str] | None:
         """The account holding a mobile number, and its enterprise."""

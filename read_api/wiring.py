@@ -20,7 +20,7 @@ from commands.sms import SmsCommands
 from ocr_service.service import Recogniser
 from projections.address_book import AddressBookView
 from projections.audit import AuditView
-from projections.engine import Engine, LogFollower, Projection
+from projections.engine import WHOLE_LOG, Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
 from projections.store import PostgresViews, SqliteViews, ViewDatabase
@@ -29,7 +29,6 @@ from projections.transport import partition_for
 from read_api.settings import Settings
 from read_api.sms_outbox import OutboxGateway
 
-WHOLE_LOG = -1
 SCHEMA_LOCK = 0x5359_0001  # an arbitrary advisory-lock key owned by this module
 
 
