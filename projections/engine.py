@@ -91,6 +91,16 @@ def table_names(projection: Projection, generation: int) -> dict[str, str]:
     }
 
 
+def read_after(
+    recorder: ApplicationRecorder, decoder: EventDecoder, after: int, limit: int
+) -> list[EventRecord]:
+    """Up to ``limit`` events from the store after position ``after``."""
+    notifications = recorder.select_notifications(
+        start=after, limit=limit, inclusive_of_start=False
+    )
+    return [decoder.decode(n) for n in notifications]
+
+
 class UnknownView(LookupError):
     pass
 
@@ -410,7 +420,7 @@ class Engine:
                 (view,),
             )
             while True:
-                records = self._read(recorder, decoder, base, batch)
+                records = read_after(recorder, decoder, base, batch)
                 if not records:
                     break
                 projection.apply_many(tx, names, records)
@@ -476,7 +486,7 @@ class Engine:
         decoder: EventDecoder,
         batch: int,
     ) -> int:
-        records = self._read(recorder, decoder, base, batch)
+        records = read_after(recorder, decoder, base, batch)
         if not records:
             return base
         with self.db.transaction() as tx:
@@ -487,15 +497,6 @@ class Engine:
                 (records[-1].position, projection.name, generation),
             )
         return records[-1].position
-
-    @staticmethod
-    def _read(
-        recorder: ApplicationRecorder, decoder: EventDecoder, after: int, limit: int
-    ) -> list[EventRecord]:
-        notifications = recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False
-        )
-        return [decoder.decode(n) for n in notifications]
 
     def prune(self, view: str) -> list[int]:
         """Drops the tables of a view's retired generations."""
@@ -559,7 +560,7 @@ class LogFollower:
         if not self.marks:
             self.load_marks()
         start = min(self.marks.values(), default=0)
-        records = Engine._read(self.recorder, self.decoder, start, self.batch)
+        records = read_after(self.recorder, self.decoder, start, self.batch)
         for view, mark in self.marks.items():
             fresh = [r for r in records if r.position > mark]
             if fresh:
