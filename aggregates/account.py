@@ -1,8 +1,11 @@
 """Accounts that act on the platform.
 
-This slice knows two roles: the platform operator, who reviews registrations,
-and an enterprise's administrator. Passwords arrive here already hashed: the
-aggregate stores the hash and never sees the password.
+Three kinds: the platform operator, who reviews registrations; an
+enterprise's administrator; and an enterprise's sub-accounts (members), whose
+permissions come from the role the organisation gives them. Passwords arrive
+here already hashed: the aggregate stores the hash and never sees the
+password. A sub-account starts with a default password that must be changed
+at first sign-in.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ EMAIL_MAX_LENGTH = 254
 class Role(enum.StrEnum):
     OPERATOR = "operator"
     ENTERPRISE_ADMIN = "enterprise_admin"
+    MEMBER = "member"
 
 
 def check_username(username: str) -> str:
@@ -78,13 +82,19 @@ class Account(TracedAggregate):
         invite_code: str
         invited_by: str | None
         inviter_from_link: bool
+        must_change_password: bool
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             # Version 1 knew only codes typed by hand.
             state["inviter_from_link"] = False
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            # Version 2 knew no default passwords: every account chose its own.
+            state["must_change_password"] = False
 
         def summary(self) -> str:
             return f"account {self.username} opened as {self.role}"
@@ -100,6 +110,29 @@ class Account(TracedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.password_hash = self.password_hash
+            aggregate.must_change_password = False
+
+    class PasswordReset(TracedAggregate.Event):
+        """The administrator gave a sub-account a new default password, to be
+        changed at the next sign-in."""
+
+        private_fields = frozenset({"password_hash"})
+
+        password_hash: str
+
+        def summary(self) -> str:
+            return "password reset to a default by the administrator"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.password_hash = self.password_hash
+            aggregate.must_change_password = True
+
+    class Closed(TracedAggregate.Event):
+        def summary(self) -> str:
+            return "account deleted"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.closed = True
 
     class MobileChanged(TracedAggregate.Event):
         private_fields = frozenset({"mobile", "username"})
@@ -143,6 +176,7 @@ class Account(TracedAggregate):
         invite_code: str,
         invited_by: str | None,
         inviter_from_link: bool,
+        must_change_password: bool,
     ) -> None:
         self.username = username
         self.password_hash = password_hash
@@ -152,6 +186,8 @@ class Account(TracedAggregate):
         self.invited_by = invited_by
         self.inviter_from_link = inviter_from_link
         self.email = ""
+        self.must_change_password = must_change_password
+        self.closed = False
 
     @classmethod
     def open(
@@ -166,6 +202,7 @@ class Account(TracedAggregate):
         invited_by: UUID | None = None,
         inviter_from_link: bool = False,
         account_id: UUID | None = None,
+        must_change_password: bool = False,
     ) -> Account:
         return cls._create(
             cls.Opened,
@@ -178,6 +215,7 @@ class Account(TracedAggregate):
             invite_code=invite_code,
             invited_by=str(invited_by) if invited_by else None,
             inviter_from_link=inviter_from_link and invited_by is not None,
+            must_change_password=must_change_password,
         )
 
     def change_mobile(self, mobile: str) -> str:
@@ -213,3 +251,27 @@ class Account(TracedAggregate):
     def change_password(self, password_hash: str, how: str) -> None:
         """Replaces the password; ``how`` says by what (a reset by SMS code)."""
         self.trigger_event(self.PasswordChanged, password_hash=password_hash, how=how)
+
+    def reset_password(self, password_hash: str) -> None:
+        """A new default password set by the administrator (a sub-account's
+        only way back in when it has no mobile number)."""
+        self._check_open()
+        if self.role is not Role.MEMBER:
+            raise StateConflict(
+                "only a sub-account's password is reset by its administrator",
+                code="NOT_A_SUB_ACCOUNT",
+            )
+        self.trigger_event(self.PasswordReset, password_hash=password_hash)
+
+    def close(self) -> None:
+        """Deletes a sub-account: it can no longer sign in."""
+        self._check_open()
+        if self.role is not Role.MEMBER:
+            raise StateConflict(
+                "only sub-accounts are deleted", code="NOT_A_SUB_ACCOUNT"
+            )
+        self.trigger_event(self.Closed)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StateConflict("the account has been deleted", code="ACCOUNT_CLOSED")

@@ -30,6 +30,8 @@ class Purpose(enum.StrEnum):
     RESET_PASSWORD = "reset_password"
     #: A company not on the platform signing in as a guest (manual 5.5).
     GUEST = "guest"
+    #: A signed-in account proving a new mobile number is its holder's.
+    CHANGE_MOBILE = "change_mobile"
 
 
 class SmsRefused(DomainError):

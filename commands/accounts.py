@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from aggregates.account import PLATFORM, Account, Role, check_mobile, check_username
 from aggregates.errors import AlreadyTaken, InvalidValue
+from aggregates.organisation import Organisation, organisation_id
 from aggregates.uniqueness import UniqueClaim, claim_id
 from commands.claims import current_claim, release_claim, take_claim
 from commands.errors import Unauthenticated
@@ -31,14 +32,19 @@ class Principal:
     enterprise_id: str
     role: str
     username: str
+    #: A default password not yet replaced: the account may do nothing else.
+    must_change_password: bool = False
 
 
 def principal_of(account: Account) -> Principal:
+    if account.closed:
+        raise Unauthenticated("wrong username or password")
     return Principal(
         account_id=str(account.id),
         enterprise_id=account.enterprise_id,
         role=account.role.value,
         username=account.username,
+        must_change_password=account.must_change_password,
     )
 
 
@@ -109,7 +115,7 @@ def inviter_of(runner: CommandRunner, code: str) -> UUID:
     return UUID(claim.holder_id)
 
 
-def _released(runner: CommandRunner, kind: str, value: str) -> list[UniqueClaim]:
+def released(runner: CommandRunner, kind: str, value: str) -> list[UniqueClaim]:
     claim = release_claim(runner, kind, value)
     return [claim] if claim is not None else []
 
@@ -147,6 +153,8 @@ class AccountCommands:
         wrong password fail alike, so the answer never tells whether an account
         exists."""
         account = self._find(username)
+        if account is not None and account.closed:
+            account = None
         if not verify_password(account.password_hash if account else None, password):
             raise Unauthenticated("wrong username or password")
         assert account is not None
@@ -194,17 +202,18 @@ class AccountCommands:
             if account.mobile == old_mobile:
                 return Outcome([], {"account_id": caller.account_id}, account)
             owner = account.enterprise_id
-            changed: list[Account | UniqueClaim] = [
+            changed: list[Account | UniqueClaim | Organisation] = [
                 account,
                 claim_mobile(self.runner, account.mobile, account.id, owner),
             ]
             if old_mobile:
-                changed += _released(self.runner, MOBILE_CLAIM, old_mobile)
+                changed += released(self.runner, MOBILE_CLAIM, old_mobile)
             if username != old_username:
                 changed.append(claim_username(self.runner, username, account.id, owner))
-                changed += _released(
+                changed += released(
                     self.runner, USERNAME_CLAIM, username_key(old_username)
                 )
+                changed += self._renamed_member(account, username)
             return Outcome(
                 changed,
                 {"account_id": caller.account_id},
@@ -243,6 +252,21 @@ class AccountCommands:
         """Who an account is, for a token issued without a password (refresh)."""
         account: Account = self.runner.load(account_id, Account)
         return principal_of(account)
+
+    def _renamed_member(self, account: Account, username: str) -> list[Organisation]:
+        """The organisation, when it lists the account under its old name."""
+        if account.enterprise_id == PLATFORM:
+            return []
+        try:
+            organisation: Organisation = self.runner.app.repository.get(
+                organisation_id(account.enterprise_id)
+            )
+        except AggregateNotFoundError:
+            return []
+        if str(account.id) not in organisation.members:
+            return []
+        organisation.change_member(str(account.id), username=username)
+        return [organisation]
 
     def _find(self, username: str) -> Account | None:
         claim = current_claim(self.runner, USERNAME_CLAIM, username_key(username))

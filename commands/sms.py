@@ -47,12 +47,20 @@ class SmsCommands:
         self.pepper = pepper.encode()
         self.clock = clock
 
-    def send_code(self, mobile: str, purpose: Purpose, correlation_id: str) -> None:
+    def send_code(
+        self,
+        mobile: str,
+        purpose: Purpose,
+        correlation_id: str,
+        *,
+        holder: tuple[UUID, str] | None = None,
+    ) -> None:
         """Sends a code to an account's number. A number with no account gets
         nothing, and the caller is answered alike, so that asking reveals no
-        account."""
+        account. ``holder`` names the signed-in account a code for a new
+        number (:attr:`Purpose.CHANGE_MOBILE`) is for."""
         number = check_mobile(mobile)
-        holder = self._holder(number, purpose)
+        holder = holder or self._holder(number, purpose)
         if holder is None:
             return
         account, enterprise = holder
@@ -75,11 +83,17 @@ class SmsCommands:
         )
 
     def check_code(
-        self, mobile: str, purpose: Purpose, code: str, correlation_id: str
+        self,
+        mobile: str,
+        purpose: Purpose,
+        code: str,
+        correlation_id: str,
+        *,
+        holder: tuple[UUID, str] | None = None,
     ) -> UUID:
         """The account whose number received ``code``; the code is used up."""
         number = check_mobile(mobile)
-        holder = self._holder(number, purpose)
+        holder = holder or self._holder(number, purpose)
         if holder is None:
             raise SmsRefused("ask for a new code", code="SMS_CODE_INVALID")
         account, enterprise = holder

@@ -119,11 +119,15 @@ def query_directory(
     category: str | None,
     after_name: str | None,
     limit: int,
+    enterprise_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Verified enterprises as every enterprise may see them: name, region,
     category and the verified mark, nothing private."""
     t = engine.active_tables(tx, EnterprisesView.name)
     clauses, params = ["status = 'approved'"], []
+    if enterprise_id is not None:
+        clauses.append("enterprise_id = %s")
+        params.append(enterprise_id)
     for column, text in (("name", name), ("region", region)):
         if text:
             clauses.append(f"{column} LIKE %s ESCAPE '{LIKE_ESCAPE}'")

@@ -30,6 +30,7 @@ from read_api.routes import (
     enterprises,
     ocr,
     operations,
+    organisation,
     sessions,
     sms,
 )
@@ -46,6 +47,8 @@ ROUTERS = (
     audit.router,
     operations.router,
     ocr.router,
+    organisation.router,
+    organisation.flows,
     sms.router,
 )
 

@@ -18,12 +18,15 @@ import jwt
 from fastapi import Depends, Header, Request
 
 from aggregates.account import PLATFORM, Role
+from aggregates.permissions import ENTERPRISE_WIDE, EVERY_ACCOUNT, NEEDS_VERIFICATION
 from commands.accounts import Principal
 from commands.errors import CommandError, Unauthenticated
 
 ISSUER = "shouying"
 
-#: What each role may do. Issue-by-issue the catalogue grows with the product.
+#: What each role may do. An enterprise's administrator holds the whole
+#: catalogue; a sub-account (member) holds what every account holds plus what
+#: its role grants, looked up on each request (see :func:`require`).
 PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OPERATOR.value: frozenset(
         {
@@ -37,27 +40,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "sms.outbox.read",
         }
     ),
-    Role.ENTERPRISE_ADMIN.value: frozenset(
-        {
-            "enterprise.manage",
-            "enterprises.read",
-            "audit.read",
-            "history.read",
-            "documents.recognise",
-            "sessions.own",
-            "account.own",
-            "address_book.read",
-            "address_book.manage",
-            "directory.read",
-        }
-    ),
+    Role.ENTERPRISE_ADMIN.value: ENTERPRISE_WIDE,
+    Role.MEMBER.value: EVERY_ACCOUNT,
     # A guest sees the records sent to it (with the inbox issue) and signs out.
     "guest": frozenset({"sessions.own"}),
 }
 
 #: Business permissions: an enterprise the platform has not approved yet is
 #: refused them (manual 5.1), whatever its accounts' roles.
-BUSINESS = frozenset({"documents.recognise", "directory.read"})
+BUSINESS = NEEDS_VERIFICATION
 
 #: Permissions whose holder sees every enterprise's data, not only its own.
 PLATFORM_WIDE = frozenset({Role.OPERATOR.value})
@@ -68,12 +59,18 @@ class Forbidden(CommandError):
     status = 403
 
 
+class PasswordChangeRequired(CommandError):
+    code = "PASSWORD_CHANGE_REQUIRED"
+    status = 403
+
+
 @dataclass(frozen=True)
 class Identity:
     account_id: str
     enterprise_id: str
     role: str
     session_id: str
+    must_change_password: bool = False
 
     @property
     def platform_wide(self) -> bool:
@@ -94,6 +91,7 @@ def issue_token(
         "ent": principal.enterprise_id,
         "role": principal.role,
         "sid": session_id,
+        "pwc": principal.must_change_password,
         "iat": now,
         "exp": now + lifetime,
         "jti": uuid.uuid4().hex,
@@ -131,18 +129,39 @@ def identify(request: Request) -> Identity:
         enterprise_id=str(claims["ent"]),
         role=str(claims["role"]),
         session_id=str(claims["sid"]),
+        must_change_password=bool(claims.get("pwc", False)),
     )
 
 
-def require(permission: str) -> Callable[[Request], Identity]:
-    """A dependency admitting only callers whose role grants ``permission``."""
+def require(
+    permission: str, *, before_password_change: bool = False
+) -> Callable[[Request], Identity]:
+    """A dependency admitting only callers whose role grants ``permission``.
+
+    An account still on its default password is admitted only where
+    ``before_password_change`` says so (changing it, signing out)."""
 
     def check(request: Request) -> Identity:
         identity = identify(request)
-        if permission not in PERMISSIONS.get(identity.role, frozenset()):
+        services = request.app.state.services
+        granted = PERMISSIONS.get(identity.role, frozenset())
+        if identity.role == Role.MEMBER.value:
+            # A sub-account's role may have changed, or the account been
+            # deleted, since the token was issued: ask the organisation now.
+            current = services.organisation.permissions_of(
+                identity.enterprise_id, identity.account_id
+            )
+            if current is None:
+                raise Unauthenticated("the account has been deleted")
+            granted = current
+        if permission not in granted:
             raise Forbidden(f"this needs the permission {permission!r}")
+        if identity.must_change_password and not before_password_change:
+            raise PasswordChangeRequired(
+                "the account still has its default password; change it first "
+                "(POST /api/v1/accounts/me/password), then refresh the token"
+            )
         if permission in BUSINESS and not identity.platform_wide:
-            services = request.app.state.services
             services.enterprises.check_verified(UUID(identity.enterprise_id))
         return identity
 

@@ -14,6 +14,7 @@ from commands.address_book import AddressBookCommands
 from commands.captcha import Captchas
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
+from commands.organisation import OrganisationCommands
 from commands.platform import CommandRunner, Platform
 from commands.sessions import SessionCommands
 from commands.sms import SmsCommands
@@ -23,6 +24,7 @@ from projections.audit import AuditView
 from projections.engine import WHOLE_LOG, Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
+from projections.organisation import OrganisationView
 from projections.store import PostgresViews, SqliteViews, ViewDatabase
 from projections.streams import StreamsView
 from projections.transport import partition_for
@@ -33,7 +35,13 @@ SCHEMA_LOCK = 0x5359_0001  # an arbitrary advisory-lock key owned by this module
 
 
 def all_projections() -> list[Projection]:
-    return [AddressBookView(), AuditView(), EnterprisesView(), StreamsView()]
+    return [
+        AddressBookView(),
+        AuditView(),
+        EnterprisesView(),
+        OrganisationView(),
+        StreamsView(),
+    ]
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Services:
     runner: CommandRunner
     enterprises: EnterpriseCommands
     accounts: AccountCommands
+    organisation: OrganisationCommands
     sessions: SessionCommands
     sms: SmsCommands
     sms_outbox: OutboxGateway
@@ -136,6 +145,7 @@ def build(settings: Settings) -> Services:
         runner=runner,
         enterprises=EnterpriseCommands(runner),
         accounts=accounts,
+        organisation=OrganisationCommands(runner),
         sessions=SessionCommands(
             runner, accounts, captchas=Captchas(settings.jwt_secret)
         ),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aggregates.account import check_mobile
+from aggregates.errors import AlreadyTaken
+from aggregates.sms_challenge import Purpose
 from commands.platform import Caller
 from read_api.auth import IdempotencyKey, Identity, Public, require
-from read_api.http import answer, caller_of, request_id, services
+from read_api.http import OrjsonResponse, answer, caller_of, request_id, services
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -60,10 +65,15 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=8, max_length=128)
 
 
-class MobileChange(BaseModel):
+class NewMobile(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     mobile: str = Field(min_length=11, max_length=20)
+
+
+class MobileChange(NewMobile):
+    #: The code sent to the new number (POST /me/mobile/code).
+    code: str = Field(min_length=4, max_length=8)
 
 
 class EmailChange(BaseModel):
@@ -76,7 +86,7 @@ class EmailChange(BaseModel):
 def change_password(
     request: Request,
     body: PasswordChange,
-    identity: Identity = Depends(require("account.own")),
+    identity: Identity = Depends(require("account.own", before_password_change=True)),
 ) -> Response:
     """Changes the caller's password; the current one must be given."""
     caller = caller_of(request, identity, None)
@@ -86,6 +96,32 @@ def change_password(
     return answer(result)
 
 
+@router.post("/me/mobile/code", status_code=202)
+def send_mobile_code(
+    request: Request,
+    body: NewMobile,
+    identity: Identity = Depends(require("account.own")),
+) -> Response:
+    """Sends a one-time code to a new mobile number, to prove it is the
+    caller's; a number another account holds answers ``MOBILE_TAKEN``."""
+    found = services(request)
+    number = check_mobile(body.mobile)
+    holder = found.sms.account_of(number)
+    if holder is not None and str(holder[0]) != identity.account_id:
+        raise AlreadyTaken(
+            "this mobile number belongs to another account",
+            field="mobile",
+            code="MOBILE_TAKEN",
+        )
+    found.sms.send_code(
+        number,
+        Purpose.CHANGE_MOBILE,
+        request_id(request),
+        holder=(UUID(identity.account_id), identity.enterprise_id),
+    )
+    return OrjsonResponse({"accepted": True}, status_code=202)
+
+
 @router.post("/me/mobile", status_code=202)
 def change_mobile(
     request: Request,
@@ -93,10 +129,19 @@ def change_mobile(
     identity: Identity = Depends(require("account.own")),
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Changes the caller's mobile number (unique on the platform); a username
-    that was the old number becomes the new one."""
+    """Changes the caller's mobile number (unique on the platform) once the
+    code sent to the new number is given; a username that was the old number
+    becomes the new one."""
+    found = services(request)
+    found.sms.check_code(
+        body.mobile,
+        Purpose.CHANGE_MOBILE,
+        body.code,
+        request_id(request),
+        holder=(UUID(identity.account_id), identity.enterprise_id),
+    )
     caller = caller_of(request, identity, idempotency_key)
-    return answer(services(request).accounts.change_mobile(caller, body.mobile))
+    return answer(found.accounts.change_mobile(caller, body.mobile))
 
 
 @router.post("/me/email", status_code=202)

@@ -98,7 +98,7 @@ def set_request_settings(
     request: Request,
     enterprise_id: UUID,
     body: RequestSettings,
-    identity: Identity = Depends(require("enterprise.manage")),
+    identity: Identity = Depends(require("product_requests.manage")),
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Whether all verified enterprises, and/or partner enterprises, may ask

@@ -48,6 +48,9 @@ def tokens(request: Request, signed_in: SignedIn) -> Response:
             "account_id": signed_in.principal.account_id,
             "enterprise_id": signed_in.principal.enterprise_id,
             "role": signed_in.principal.role,
+            # True for a sub-account on its default password: change it
+            # (POST /api/v1/accounts/me/password), then refresh.
+            "must_change_password": signed_in.principal.must_change_password,
             "position": signed_in.position,
         },
         status_code=201,
@@ -86,7 +89,8 @@ def refresh(request: Request, body: RefreshToken) -> Response:
 
 @router.post("/current/sign-out", status_code=202)
 def sign_out(
-    request: Request, identity: Identity = Depends(require("sessions.own"))
+    request: Request,
+    identity: Identity = Depends(require("sessions.own", before_password_change=True)),
 ) -> Response:
     """Ends the caller's session: its access and refresh tokens stop working."""
     caller = caller_of(request, identity, None)

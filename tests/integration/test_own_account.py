@@ -48,8 +48,11 @@ def test_a_username_that_was_the_mobile_follows_it_and_the_old_one_is_free(
     api.register(username=mobile, mobile=mobile)
     headers = api.sign_in(mobile, "pass-word-1")
 
+    code = api.new_mobile_code(headers, "139 8765 4321")
     changed = api.client.post(
-        "/api/v1/accounts/me/mobile", json={"mobile": "139 8765 4321"}, headers=headers
+        "/api/v1/accounts/me/mobile",
+        json={"mobile": "139 8765 4321", "code": code},
+        headers=headers,
     )
     old_name = api.client.post(
         "/api/v1/sessions", json={"username": mobile, "password": "pass-word-1"}
@@ -70,7 +73,7 @@ def test_a_mobile_number_of_another_account_is_refused(api: Api) -> None:
     second = api.register()
 
     taken = api.client.post(
-        "/api/v1/accounts/me/mobile",
+        "/api/v1/accounts/me/mobile/code",
         json={"mobile": first["body"]["mobile"]},
         headers=second["headers"],
     )

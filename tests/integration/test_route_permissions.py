@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from aggregates.permissions import EVERY_ACCOUNT
 from read_api.app import ROUTERS
 from read_api.auth import PERMISSIONS
 from read_api.settings import Settings
@@ -43,6 +44,9 @@ def fill(path: str, value: str) -> str:
     return re.sub(r"\{[^}]+\}", value, path)
 
 
+ROLE = {"name": "质量员", "department_id": "d", "permissions": []}
+FLOW = {"name": "发送审核", "trigger": "send", "levels": [{"role_id": "r"}]}
+
 #: Valid bodies, so that a refusal comes from the permission or ownership
 #: check and not from validating the body first.
 BODIES: dict[str, dict[str, Any]] = {
@@ -52,6 +56,15 @@ BODIES: dict[str, dict[str, Any]] = {
         "allow_platform": True,
         "allow_partners": False,
     },
+    "/api/v1/organisation/departments": {"name": "质量部"},
+    "/api/v1/organisation/departments/{department_id}": {"name": "质量部"},
+    "/api/v1/organisation/roles": ROLE,
+    "/api/v1/organisation/roles/{role_id}": ROLE,
+    "/api/v1/organisation/accounts": {
+        "accounts": [{"username": "someone", "person_name": "张三", "role_id": "r"}]
+    },
+    "/api/v1/review-flows": FLOW,
+    "/api/v1/review-flows/{flow_id}": FLOW,
 }
 
 
@@ -101,8 +114,29 @@ def test_every_protected_route_refuses_a_role_without_its_permission(
     assert checked >= 3
 
 
+def test_every_protected_route_refuses_a_sub_account_whose_role_lacks_it(
+    api: Api,
+) -> None:
+    admin = api.verified()["headers"]
+    bare = api.sub_account(admin, api.role(admin, [])["role_id"])
+    checked = 0
+    for route in business_routes(api):
+        _, permission = declared_permission(route)
+        if permission is None or permission in EVERY_ACCOUNT:
+            continue
+
+        response = call(
+            api, route, fill(route.path, str(uuid.uuid4())), bare["headers"]
+        )
+
+        assert response.status_code == 403, route.path
+        assert response.json()["code"] == "FORBIDDEN"
+        checked += 1
+    assert checked >= 20
+
+
 def test_another_enterprises_resources_answer_not_found(api: Api) -> None:
-    mine = api.register()
+    mine = api.verified()
     theirs = api.register()
     held = PERMISSIONS["enterprise_admin"]
     checked = 0

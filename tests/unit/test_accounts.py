@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from uuid import UUID
+
 import pytest
+from eventsourcing.application import Application
 
 from aggregates.account import Account, Role, check_mobile
 from aggregates.errors import InvalidValue
@@ -76,3 +80,29 @@ def test_a_version_1_account_upcasts_to_a_typed_invite_code() -> None:
     Account.Opened.upcast_v1_v2(state)
 
     assert state["inviter_from_link"] is False
+
+
+def test_a_stored_version_2_account_reads_back_with_its_own_password() -> None:
+    app = Application[UUID]()
+    account = Account.open(
+        username="zhang",
+        password_hash="hash",
+        role=Role.ENTERPRISE_ADMIN,
+        enterprise_id="e1",
+        invite_code="ABCDEFGH",
+    )
+    app.save(account)
+    stored = app.recorder.select_events(account.id)[0]
+    # The event as release 2 wrote it: no default-password flag.
+    state = app.mapper.transcoder.decode(stored.state)
+    del state["must_change_password"]
+    state["class_version"] = 2
+    old = replace(stored, state=app.mapper.transcoder.encode(state))
+
+    event = app.mapper.to_domain_event(old)
+    copy = event.mutate(None)
+
+    assert copy is not None
+    assert copy.must_change_password is False
+    assert copy.closed is False
+    assert copy.username == "zhang"
