@@ -10,11 +10,14 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregates.errors import DomainError
+from aggregates.organisation import Level, Organisation, organisation_id
 from commands.errors import CommandError
+from commands.organisation import NewAccount
 from commands.platform import Caller
 from projections.engine import WHOLE_LOG, LogFollower
 from read_api.settings import Settings
@@ -32,7 +35,19 @@ ANONYMOUS = Caller(account_id="anonymous", enterprise_id="", role="anonymous")
 commands = st.lists(
     st.tuples(
         st.sampled_from(
-            ["register", "register", "submit", "approve", "reject", "duplicate"]
+            [
+                "register",
+                "register",
+                "submit",
+                "approve",
+                "reject",
+                "duplicate",
+                "department",
+                "role",
+                "account",
+                "flow",
+                "remove_role",
+            ]
         ),
         st.integers(min_value=0, max_value=7),
     ),
@@ -65,7 +80,9 @@ def run_commands(found: Services, plan: list[tuple[str, int]]) -> None:
                 found.enterprises.record_information(admin, enterprise, information(n))
             elif enterprises:
                 chosen, admin = enterprises[target % len(enterprises)]
-                if kind == "submit":
+                if kind in ORGANISATION:
+                    change_organisation(found, admin, kind, serial)
+                elif kind == "submit":
                     found.enterprises.submit(admin, chosen)
                 elif kind == "approve":
                     found.enterprises.approve(OPERATOR, chosen)
@@ -73,6 +90,47 @@ def run_commands(found: Services, plan: list[tuple[str, int]]) -> None:
                     found.enterprises.reject(OPERATOR, chosen, f"原因{serial}")
         except (DomainError, CommandError):
             pass  # refused commands write nothing, live or rebuilt
+
+
+ORGANISATION = ("department", "role", "account", "flow", "remove_role")
+
+
+def change_organisation(found: Services, admin: Caller, kind: str, serial: int) -> None:
+    """One change to the organisation of ``admin``'s enterprise, aimed at its
+    first department or role."""
+    commands = found.organisation
+    if kind == "department":
+        commands.add_department(admin, f"部门{serial}")
+        return
+    try:
+        organisation: Organisation = found.app.repository.get(
+            organisation_id(admin.enterprise_id)
+        )
+    except AggregateNotFoundError:
+        return
+    departments, roles = sorted(organisation.departments), sorted(organisation.roles)
+    if kind == "role" and departments:
+        commands.define_role(
+            admin,
+            role_id=None,
+            name=f"角色{serial}",
+            department_id=departments[0],
+            permissions=["library.read"],
+        )
+    elif kind == "account" and roles:
+        commands.create_accounts(
+            admin, [NewAccount(f"member{serial}", f"员工{serial}", roles[0])]
+        )
+    elif kind == "flow" and roles:
+        commands.define_flow(
+            admin,
+            flow_id=None,
+            name=f"审核{serial}",
+            trigger="send",
+            levels=[Level(roles[0])],
+        )
+    elif kind == "remove_role" and roles:
+        commands.remove_role(admin, roles[0])
 
 
 def catch_up(found: Services) -> None:
