@@ -119,6 +119,9 @@ CATALOGUE: tuple[Permission, ...] = (
     Permission("library.import", "library", "批量导入", "batch import"),
     Permission("library.export", "library", "导出与下载", "export and download"),
     Permission("expiry.read", "library", "效期预警", "expiry warnings"),
+    Permission(
+        "library.settings", "library", "基础信息与资质类型设置", "library settings"
+    ),
     Permission("documents.recognise", "library", "图文识别", "recognise images"),
     # Signing (manual 12).
     Permission("certificates.manage", "signing", "证书管理", "certificates"),

@@ -28,6 +28,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
+from bench.library import library_list
 from bench.stats import format_ms, format_rate, latency_summary, rate, ratio
 from bench.workload import BenchItem, RowShape, new_enterprise, row_shapes
 from commands.platform import Caller, Platform
@@ -91,6 +92,7 @@ class Counts:
     commands: int
     visibility: int
     rebuild: int
+    library: int
 
 
 FULL = Counts(
@@ -100,9 +102,16 @@ FULL = Counts(
     commands=500,
     visibility=300,
     rebuild=100_000,
+    library=10_000,
 )
 QUICK = Counts(
-    single=300, batches=20, concurrent=400, commands=100, visibility=60, rebuild=10_000
+    single=300,
+    batches=20,
+    concurrent=400,
+    commands=100,
+    visibility=60,
+    rebuild=10_000,
+    library=2_000,
 )
 
 
@@ -892,4 +901,5 @@ MEASUREMENTS: dict[str, Callable[[Bench], Outcome]] = {
     # Before the rebuild's seeding, so that the view catches up on less.
     "commit_to_view": commit_to_view,
     "rebuild_audit": rebuild_audit,
+    "library_list": library_list,
 }

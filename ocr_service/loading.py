@@ -28,7 +28,7 @@ Kind = Literal["jpeg", "png", "bmp", "pdf"]
 MIB = 1024 * 1024
 
 # pdfium is not thread-safe: every call into it goes through this lock.
-_PDFIUM_LOCK = threading.Lock()
+PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ def _to_grey(image: Image.Image) -> Image.Image:
 
 def _pdf_pages(data: bytes, limits: Limits) -> Iterator[Image.Image]:
     try:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             document = pypdfium2.PdfDocument(data)
             count = len(document)
     except pypdfium2.PdfiumError as e:
@@ -141,13 +141,13 @@ def _pdf_pages(data: bytes, limits: Limits) -> Iterator[Image.Image]:
         for index in range(min(count, limits.max_pdf_pages)):
             yield _render(document, index, limits)
     finally:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             document.close()
 
 
 def _render(document: pypdfium2.PdfDocument, index: int, limits: Limits) -> Image.Image:
     try:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             page = document[index]
             try:
                 width, height = page.get_size()

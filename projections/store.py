@@ -100,7 +100,13 @@ class PostgresViews(ViewDatabase):
             url,
             min_size=1,
             max_size=max_size,
-            kwargs={"row_factory": dict_row},
+            # Views are read with parameters whose selectivity varies widely
+            # (a search for a rare word, a page deep in a list): a generic
+            # plan cached for one would serve the others badly.
+            kwargs={
+                "row_factory": dict_row,
+                "options": "-c plan_cache_mode=force_custom_plan",
+            },
             open=True,
             name="views",
         )

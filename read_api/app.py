@@ -28,6 +28,7 @@ from read_api.routes import (
     audit,
     directory,
     enterprises,
+    library,
     ocr,
     operations,
     organisation,
@@ -47,6 +48,7 @@ ROUTERS = (
     audit.router,
     operations.router,
     ocr.router,
+    library.router,
     organisation.router,
     organisation.flows,
     sms.router,
@@ -81,14 +83,21 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"the body exceeds {limit} bytes")
 
 
+#: Routes taking a folder archive of many files, with a cap of their own.
+_ARCHIVE_PATH = re.compile(r"^/api/v1/library/imports/[^/]+/folders$")
+
+
 class Envelope:
     """Gives each request an id (``X-Request-ID``, taken from the request when
     it is well formed), caps the body size, and writes one access log line."""
 
-    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, max_upload: int, max_archive: int
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.max_archive = max_archive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,6 +112,8 @@ class Envelope:
         # File uploads may be larger than JSON commands; each kind has its cap.
         uploading = headers.get("content-type", "").startswith("multipart/form-data")
         limit = self.max_upload if uploading else self.max_body
+        if uploading and _ARCHIVE_PATH.match(scope.get("path", "")):
+            limit = self.max_archive
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             status = 413
@@ -256,5 +267,6 @@ def create_app(
         Envelope,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
+        max_archive=settings.max_archive_bytes,
     )
     return app

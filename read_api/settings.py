@@ -20,6 +20,8 @@ class Settings:
     access_token_minutes: int = 15
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 21 * 1_048_576
+    #: Folder archives of a library import (one zip of many files).
+    max_archive_bytes: int = 201 * 1_048_576
     ocr_workers: int = 2
     wait_timeout_seconds: float = 5.0
     pool_size: int = 10
@@ -38,6 +40,9 @@ class Settings:
             jwt_secret=secret,
             access_token_minutes=int(env.get("SHOUYING_ACCESS_TOKEN_MINUTES", "15")),
             max_body_bytes=int(env.get("SHOUYING_MAX_BODY_BYTES", "1048576")),
+            max_archive_bytes=int(
+                env.get("SHOUYING_MAX_ARCHIVE_BYTES", str(201 * 1_048_576))
+            ),
             max_upload_bytes=int(
                 env.get("SHOUYING_MAX_UPLOAD_BYTES", str(21 * 1_048_576))
             ),

@@ -6,14 +6,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 
 from commands.accounts import AccountCommands
 from commands.address_book import AddressBookCommands
+from commands.blobs import FilesystemBlobStore
 from commands.captcha import Captchas
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
+from commands.library import LibraryCommands
+from commands.library_import import LibraryImports
 from commands.organisation import OrganisationCommands
 from commands.platform import CommandRunner, Platform
 from commands.sessions import SessionCommands
@@ -24,6 +28,7 @@ from projections.audit import AuditView
 from projections.engine import WHOLE_LOG, Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
+from projections.library import LibraryView
 from projections.organisation import OrganisationView
 from projections.store import PostgresViews, SqliteViews, ViewDatabase
 from projections.streams import StreamsView
@@ -39,9 +44,24 @@ def all_projections() -> list[Projection]:
         AddressBookView(),
         AuditView(),
         EnterprisesView(),
+        LibraryView(),
         OrganisationView(),
         StreamsView(),
     ]
+
+
+class Clock:
+    """What the platform takes for now: the system clock, unless set to a
+    moment (tests move it to see expiry change as the calendar moves)."""
+
+    def __init__(self) -> None:
+        self.moment: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.moment if self.moment is not None else datetime.now(UTC)
+
+    def set(self, moment: datetime | None) -> None:
+        self.moment = moment
 
 
 @dataclass
@@ -60,6 +80,9 @@ class Services:
     sms_outbox: OutboxGateway
     history: History
     address_book: AddressBookCommands
+    library: LibraryCommands
+    library_imports: LibraryImports
+    clock: Clock
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
     _recogniser: Recogniser | None = None
@@ -135,6 +158,11 @@ def build(settings: Settings) -> Services:
         engine.setup()
     runner = CommandRunner(app)
     accounts = AccountCommands(runner)
+    clock = Clock()
+    library = LibraryCommands(
+        runner, FilesystemBlobStore(settings.data_dir / "blobs"), clock=clock.now
+    )
+
     outbox = OutboxGateway(views)
     return Services(
         settings=settings,
@@ -153,4 +181,7 @@ def build(settings: Settings) -> Services:
         sms_outbox=outbox,
         history=History(app),
         address_book=AddressBookCommands(runner),
+        library=library,
+        library_imports=LibraryImports(library),
+        clock=clock,
     )

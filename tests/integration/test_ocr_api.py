@@ -67,3 +67,44 @@ def test_recognition_needs_a_signed_in_enterprise(api: Api) -> None:
     response = upload(api, {}, "x.png", licence_png(VALID_USCC))
 
     assert response.status_code == 401
+
+
+def test_a_licence_meant_for_a_record_is_proposed_as_its_type_and_card(
+    api: Api,
+) -> None:
+    admin = api.verified()["headers"]
+    record = api.post(
+        "/api/v1/library/records",
+        admin,
+        {"kind": "enterprise", "base": {"name": "某某医药有限公司"}},
+        201,
+    )["record_id"]
+    drug = api.post(
+        "/api/v1/library/records",
+        admin,
+        {
+            "kind": "drug",
+            "base": {
+                "product_name": "甲",
+                "approval_no": "国药准字H1",
+                "manufacturer": "乙",
+            },
+        },
+        201,
+    )["record_id"]
+
+    proposal = api.client.post(
+        f"/api/v1/library/records/{record}/proposals",
+        files={"file": ("营业执照.png", licence_png(VALID_USCC))},
+        headers=admin,
+    ).json()
+    elsewhere = api.client.post(
+        f"/api/v1/library/records/{drug}/proposals",
+        files={"file": ("营业执照.png", licence_png(VALID_USCC))},
+        headers=admin,
+    ).json()
+
+    assert proposal["qualification_type"] == "business_licence"
+    assert proposal["card"]["uscc"]["value"] == VALID_USCC
+    assert 0 < proposal["card"]["uscc"]["confidence"] <= 1
+    assert elsewhere["qualification_type"] is None

@@ -3,6 +3,7 @@ shows readers a half-built view."""
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from aggregates.errors import DomainError
 from aggregates.organisation import Level, Organisation, organisation_id
@@ -47,6 +49,11 @@ commands = st.lists(
                 "account",
                 "flow",
                 "remove_role",
+                "record",
+                "document",
+                "archive",
+                "bin",
+                "restore",
             ]
         ),
         st.integers(min_value=0, max_value=7),
@@ -82,6 +89,8 @@ def run_commands(found: Services, plan: list[tuple[str, int]]) -> None:
                 chosen, admin = enterprises[target % len(enterprises)]
                 if kind in ORGANISATION:
                     change_organisation(found, admin, kind, serial)
+                elif kind in LIBRARY:
+                    change_library(found, admin, kind, serial)
                 elif kind == "submit":
                     found.enterprises.submit(admin, chosen)
                 elif kind == "approve":
@@ -131,6 +140,55 @@ def change_organisation(found: Services, admin: Caller, kind: str, serial: int) 
         )
     elif kind == "remove_role" and roles:
         commands.remove_role(admin, roles[0])
+
+
+LIBRARY = ("record", "document", "archive", "bin", "restore")
+
+
+def change_library(found: Services, admin: Caller, kind: str, serial: int) -> None:
+    """One change to the library of ``admin``'s enterprise, aimed at its
+    latest record."""
+    library = found.library
+    if kind == "record":
+        library.create_record(
+            admin,
+            "drug",
+            {
+                "product_name": f"药品{serial}",
+                "approval_no": "H1",
+                "manufacturer": "厂",
+            },
+            {},
+        )
+        return
+    catch_up(found)
+    with found.views.transaction(write=False) as tx:
+        rows = tx.all(
+            "SELECT record_id FROM "
+            + found.engine.active_tables(tx, "library")["records"]
+            + " WHERE enterprise_id = %s ORDER BY created_at DESC",
+            (admin.enterprise_id,),
+        )
+    if not rows:
+        return
+    record = UUID(rows[0]["record_id"])
+    if kind == "document":
+        image = io.BytesIO()
+        Image.new("RGB", (8, 8), (serial % 256, 0, 0)).save(image, "PNG")
+        library.add_document(
+            admin,
+            record,
+            data=image.getvalue(),
+            name=f"说明书{serial}.png",
+            qualification_type="drug_package_insert",
+            card={"valid_until": "2027-01-01"},
+        )
+    elif kind == "archive":
+        library.archive_record(admin, record, serial % 2 == 0)
+    elif kind == "bin":
+        library.delete_record(admin, record)
+    else:
+        library.restore_record(admin, record)
 
 
 def catch_up(found: Services) -> None:

@@ -3,6 +3,7 @@ a token without the permission, and a caller of another enterprise."""
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
+from PIL import Image
 
 from aggregates.permissions import EVERY_ACCOUNT
 from read_api.app import ROUTERS
@@ -68,8 +70,40 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+#: Valid multipart bodies (files, form fields, query) for upload routes.
+UPLOADS: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, str]]] = {
+    "/api/v1/library/records/{record_id}/documents": (
+        {"file": ("a.png", _png())},
+        {"qualification_type": "other"},
+        {},
+    ),
+    "/api/v1/library/records/{record_id}/proposals": (
+        {"file": ("a.png", _png())},
+        {},
+        {},
+    ),
+    "/api/v1/library/imports": ({"file": ("a.xlsx", b"PK")}, {}, {"kind": "drug"}),
+    "/api/v1/library/imports/{import_id}/folders": (
+        {"files": ("1/a.png", _png())},
+        {},
+        {},
+    ),
+}
+
+
 def call(api: Api, route: APIRoute, path: str, headers: dict[str, str]) -> Any:
     method = sorted(route.methods)[0]
+    if route.path in UPLOADS:
+        files, data, params = UPLOADS[route.path]
+        return api.client.request(
+            method, path, headers=headers, files=files, data=data, params=params
+        )
     body = BODIES.get(route.path, {})
     return api.client.request(method, path, headers=headers, json=body)
 
