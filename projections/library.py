@@ -97,6 +97,13 @@ class LibraryView(Projection):
             " added_at TEXT NOT NULL,"
             " updated_at TEXT NOT NULL)"
         ),
+        # Each enterprise's own credit code, to tell its own enterprise record
+        # from partners' and manufacturers'.
+        "owners": (
+            "CREATE TABLE {owners} ("
+            " enterprise_id TEXT PRIMARY KEY,"
+            " uscc TEXT NOT NULL)"
+        ),
         "settings": (
             "CREATE TABLE {settings} ("
             " enterprise_id TEXT PRIMARY KEY,"
@@ -116,6 +123,12 @@ class LibraryView(Projection):
         kind = event.type
         if kind.startswith("Dossier."):
             self._dossier(tx, t, event, kind.removeprefix("Dossier."))
+        elif kind == "Enterprise.InformationRecorded":
+            tx.execute(
+                f"INSERT INTO {t['owners']} (enterprise_id, uscc) VALUES (%s, %s)"
+                " ON CONFLICT (enterprise_id) DO UPDATE SET uscc = excluded.uscc",
+                (event.enterprise_id, event.data["uscc"]),
+            )
         elif kind.startswith("LibrarySettings."):
             self._settings(
                 tx, t["settings"], event, kind.removeprefix("LibrarySettings.")
@@ -332,6 +345,33 @@ def expiry_status(valid_until: str | None, today: date, days: int) -> str:
     return "valid"
 
 
+#: Which enterprise records are the enterprise's own, a partner's (typed in
+#: here, or received from that partner) or a manufacturer's that came with a
+#: partner's products (manual 9.1: received, and not the sender's own).
+RELATIONS: Mapping[str, str] = {
+    "own": "r.code = o.uscc",
+    "partner": "(o.uscc IS NULL OR r.code IS NULL OR r.code <> o.uscc)"
+    " AND (r.origin = 'uploaded' OR r.code = s.uscc)",
+    "manufacturer": "(o.uscc IS NULL OR r.code IS NULL OR r.code <> o.uscc)"
+    " AND r.origin = 'received' AND (s.uscc IS NULL OR r.code IS NULL"
+    " OR r.code <> s.uscc)",
+}
+
+
+def relation_of(
+    record: Mapping[str, Any], own: str | None, sender: str | None
+) -> str | None:
+    """The same judgement as :data:`RELATIONS`, for one row."""
+    if record["kind"] != "enterprise":
+        return None
+    code = record["code"]
+    if code is not None and code == own:
+        return "own"
+    if record["origin"] == "uploaded" or (code is not None and code == sender):
+        return "partner"
+    return "manufacturer"
+
+
 def query_records(
     engine: Engine,
     tx: Tx,
@@ -342,28 +382,45 @@ def query_records(
     deleted: bool,
     after: tuple[str, str] | None,
     limit: int,
+    relation: str | None = None,
 ) -> list[dict[str, Any]]:
-    """An enterprise's records in title order, a page at a time."""
+    """An enterprise's records in title order, a page at a time; enterprise
+    records say whether they are the enterprise's own, a partner's or a
+    manufacturer's."""
     t = engine.active_tables(tx, LibraryView.name)
-    clauses = ["enterprise_id = %s", "deleted = %s"]
+    clauses = ["r.enterprise_id = %s", "r.deleted = %s"]
     params: list[Any] = [enterprise_id, 1 if deleted else 0]
     if kind is not None:
-        clauses.insert(1, "kind = %s")
+        clauses.insert(1, "r.kind = %s")
         params.insert(1, kind)
+    if relation is not None:
+        clauses.append("r.kind = 'enterprise'")
+        clauses.append(RELATIONS[relation])
     if q:
-        clauses.append(f"search LIKE %s ESCAPE '{LIKE_ESCAPE}'")
+        clauses.append(f"r.search LIKE %s ESCAPE '{LIKE_ESCAPE}'")
         params.append(contains(unicodedata.normalize("NFKC", q).casefold()))
     if after is not None:
         # A row comparison, so that the index seeks to the cursor instead of
         # reading and discarding every row before it.
-        clauses.append("(title, record_id) > (%s, %s)")
+        clauses.append("(r.title, r.record_id) > (%s, %s)")
         params += [after[0], after[1]]
+    columns = ", ".join("r." + c.strip() for c in _RECORD_COLUMNS.split(","))
     rows = tx.all(
-        f"SELECT {_RECORD_COLUMNS} FROM {t['records']} WHERE {' AND '.join(clauses)}"
-        " ORDER BY title, record_id LIMIT %s",
+        f"SELECT {columns}, o.uscc AS own_uscc, s.uscc AS sender_uscc"
+        f" FROM {t['records']} r"
+        f" LEFT JOIN {t['owners']} o ON o.enterprise_id = r.enterprise_id"
+        f" LEFT JOIN {t['owners']} s ON s.enterprise_id = r.received_from"
+        f" WHERE {' AND '.join(clauses)}"
+        " ORDER BY r.title, r.record_id LIMIT %s",
         [*params, limit],
     )
-    return [_record(r) for r in rows]
+    found = []
+    for row in rows:
+        own, sender = row.pop("own_uscc"), row.pop("sender_uscc")
+        item = _record(row)
+        item["relation"] = relation_of(item, own, sender)
+        found.append(item)
+    return found
 
 
 def reminder_days(engine: Engine, tx: Tx, enterprise_id: str) -> int:
@@ -414,6 +471,20 @@ def query_record(
     if row is None:
         return None
     found = _record(row)
+    owners = tx.all(
+        f"SELECT enterprise_id, uscc FROM {t['owners']}"
+        " WHERE enterprise_id IN (%s, %s)",
+        (enterprise_id, found["received_from"] or ""),
+    )
+    usccs = {o["enterprise_id"]: o["uscc"] for o in owners}
+    found["relation"] = relation_of(
+        found, usccs.get(enterprise_id), usccs.get(found["received_from"] or "")
+    )
+    found["template"] = _template_for(
+        query_settings(engine, tx, enterprise_id)["templates"],
+        found["kind"],
+        found["base"].get("category"),
+    )
     days = reminder_days(engine, tx, enterprise_id)
     docs = tx.all(
         f"SELECT {_DOCUMENT_COLUMNS} FROM {t['documents']}"
@@ -422,6 +493,18 @@ def query_record(
     )
     found["files"] = [_document(d, today, days) for d in docs]
     return found
+
+
+def _template_for(
+    templates: list[dict[str, Any]], kind: str, category: str | None
+) -> dict[str, Any] | None:
+    """The template a record shows its types by: one for its kind and its
+    enterprise category, else one for its kind and any category."""
+    of_kind = [t for t in templates if t["kind"] == kind]
+    exact = [t for t in of_kind if category is not None and t["category"] == category]
+    general = [t for t in of_kind if t["category"] is None]
+    chosen = exact or general
+    return chosen[0] if chosen else None
 
 
 def query_bin(

@@ -160,12 +160,16 @@ def list_records(
     identity: Identity = Read,
     kind: KindName | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    relation: Literal["own", "partner", "manufacturer"] | None = None,
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
     after: After = None,
 ) -> Response:
     """The enterprise's records of a kind in title order; ``q`` searches the
-    base information and custom fields."""
+    base information and custom fields. Enterprise records carry their
+    ``relation``: the enterprise's ``own``, a ``partner``'s, or a
+    ``manufacturer``'s that came with a partner's products; ``relation``
+    filters by it."""
     caught_up = wait_for_view(request, LibraryView.name, after)
     found = services(request)
     last = decode_cursor(cursor)
@@ -179,6 +183,7 @@ def list_records(
             deleted=False,
             after=tuple(last) if last else None,
             limit=limit,
+            relation=relation,
         )
     mark = [rows[-1]["title"], rows[-1]["record_id"]] if rows else None
     return page(rows, limit, mark, caught_up=caught_up)
@@ -216,6 +221,24 @@ def record_detail(
         )
     if record is None:
         raise NotFound(f"no record {record_id}")
+    # The types the record shows (manual 9.4): its template's, else all of
+    # its kind; a type holding files always shows.
+    template = record["template"]
+    kind_types = types_of(Kind(record["kind"]))
+    shown = set(template["types"]) if template else {t.code for t in kind_types}
+    shown |= {f["qualification_type"] for f in record["files"]}
+    record["qualification_types"] = [
+        {
+            "code": t.code,
+            "label_zh": t.label_zh,
+            "required": list(t.required),
+            "files": sum(
+                1 for f in record["files"] if f["qualification_type"] == t.code
+            ),
+        }
+        for t in kind_types
+        if t.code in shown
+    ]
     headers = {"ETag": f'"{record["version"]}"'}
     if not caught_up:
         headers["X-View-Stale"] = "true"

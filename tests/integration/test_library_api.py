@@ -541,3 +541,53 @@ def test_the_administrator_becomes_a_delegate_whose_id_card_fills_itself(
     assert card.status_code == 201
     assert shown["files"][0]["card"]["id_number"] == base["id_number"]
     assert shown["files"][0]["card"]["person_name"] == base["person_name"]
+
+
+def test_enterprise_records_tell_own_from_partners_and_templates_choose_types(
+    api: Api,
+) -> None:
+    registered = api.verified(7)
+    headers = registered["headers"]
+    own = api.post(
+        f"{LIB}/records",
+        headers,
+        {"kind": "enterprise", "base": {"name": "本企业", "uscc": credit_code(7)}},
+        201,
+    )["record_id"]
+    partner = api.post(
+        f"{LIB}/records",
+        headers,
+        {"kind": "enterprise", "base": {"name": "合作企业", "category": "零售药店"}},
+        201,
+    )["record_id"]
+    template = api.post(
+        f"{LIB}/settings/templates",
+        headers,
+        {
+            "kind": "enterprise",
+            "name": "零售药店模板",
+            "category": "零售药店",
+            "types": ["business_licence", "drug_distribution_licence"],
+        },
+        201,
+    )
+
+    mine = api.client.get(
+        f"{LIB}/records",
+        params={"relation": "own", "after": template["position"]},
+        headers=headers,
+    ).json()["items"]
+    partners = api.client.get(
+        f"{LIB}/records", params={"relation": "partner"}, headers=headers
+    ).json()["items"]
+    shown = detail(api, headers, partner, template["position"])
+    plain = detail(api, headers, own, template["position"])
+
+    assert [r["record_id"] for r in mine] == [own]
+    assert mine[0]["relation"] == "own"
+    assert [r["record_id"] for r in partners] == [partner]
+    assert [t["code"] for t in shown["qualification_types"]] == [
+        "business_licence",
+        "drug_distribution_licence",
+    ]
+    assert len(plain["qualification_types"]) > 2
