@@ -70,6 +70,7 @@ class Document:
     status: Status = Status.IN_USE
     archived: bool = False
     deleted: bool = False
+    seals: int = 0
 
 
 def check_file_name(name: str) -> str:
@@ -206,6 +207,33 @@ class Dossier(TracedAggregate):
             for document_id in self.document_ids:
                 doc = aggregate.documents[document_id]
                 aggregate.documents[document_id] = replace(doc, archived=self.archived)
+
+    class Sealed(TracedAggregate.Event):
+        """A seal applied: the file's content before and after (as digests),
+        the certificate and the placement. Images become PDF when sealed."""
+
+        document_id: str
+        blob_before: str
+        blob: str
+        size: int
+        pages: int
+        certificate_serial: str
+        seal_kind: str | None
+        placements: list[dict[str, Any]]
+
+        def summary(self) -> str:
+            return f"file sealed with certificate {self.certificate_serial}"
+
+        def apply(self, aggregate: Any) -> None:
+            doc = aggregate.documents[self.document_id]
+            aggregate.documents[self.document_id] = replace(
+                doc,
+                blob=self.blob,
+                size=self.size,
+                pages=self.pages,
+                media_type="application/pdf",
+                seals=doc.seals + 1,
+            )
 
     class DocumentBinned(TracedAggregate.Event):
         document_id: str
@@ -425,6 +453,49 @@ class Dossier(TracedAggregate):
                 status=Status.IN_USE.value,
                 reason="restored to use",
             )
+
+    def seal(
+        self,
+        document_id: str,
+        *,
+        blob_before: str,
+        blob: str,
+        size: int,
+        pages: int,
+        certificate_serial: str,
+        seal_kind: str | None,
+        placements: list[dict[str, Any]],
+    ) -> None:
+        """Records a seal applied to the file's content as it was
+        (``blob_before``); a file changed since is sealed again from its new
+        content, never over it."""
+        self._check_live()
+        doc = self._live_document(document_id)
+        if doc.blob != blob_before:
+            raise StateConflict(
+                "the file changed while it was being sealed; seal it again",
+                code="DOCUMENT_CHANGED",
+            )
+        if doc.archived:
+            raise StateConflict(
+                "the file is archived; unarchive its record to seal it",
+                code="DOCUMENT_ARCHIVED",
+            )
+        if doc.status is Status.DEPRECATED:
+            raise StateConflict(
+                "a deprecated file is not sealed", code="DOCUMENT_DEPRECATED"
+            )
+        self.trigger_event(
+            self.Sealed,
+            document_id=document_id,
+            blob_before=blob_before,
+            blob=blob,
+            size=size,
+            pages=pages,
+            certificate_serial=certificate_serial,
+            seal_kind=seal_kind,
+            placements=placements,
+        )
 
     def delete_document(self, document_id: str) -> None:
         self._check_live()

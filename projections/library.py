@@ -86,6 +86,7 @@ class LibraryView(Projection):
             " media_type TEXT NOT NULL,"
             " size BIGINT NOT NULL,"
             " pages INTEGER NOT NULL,"
+            " seals INTEGER NOT NULL DEFAULT 0,"
             " card TEXT NOT NULL,"
             " valid_until TEXT,"
             " status TEXT NOT NULL,"
@@ -245,6 +246,13 @@ class LibraryView(Projection):
                 " WHERE document_id = %s",
                 [(1 if data["archived"] else 0, when, d) for d in data["document_ids"]],
             )
+        elif kind == "Sealed":
+            tx.execute(
+                f"UPDATE {documents} SET blob = %s, size = %s, pages = %s,"
+                " media_type = 'application/pdf', seals = seals + 1, updated_at = %s"
+                " WHERE document_id = %s",
+                (data["blob"], data["size"], data["pages"], when, data["document_id"]),
+            )
         elif kind in ("DocumentBinned", "DocumentRestored"):
             tx.execute(
                 f"UPDATE {documents} SET deleted = %s, updated_at = %s"
@@ -310,8 +318,8 @@ _RECORD_COLUMNS = (
 )
 _DOCUMENT_COLUMNS = (
     "document_id, record_id, kind, qualification_type, name, blob, media_type, size,"
-    " pages, card, valid_until, status, archived, deleted, origin, received_from,"
-    " added_at, updated_at"
+    " pages, seals, card, valid_until, status, archived, deleted, origin,"
+    " received_from, added_at, updated_at"
 )
 
 

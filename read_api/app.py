@@ -33,6 +33,7 @@ from read_api.routes import (
     operations,
     organisation,
     sessions,
+    signing,
     sms,
 )
 from read_api.settings import Settings
@@ -51,6 +52,7 @@ ROUTERS = (
     library.router,
     organisation.router,
     organisation.flows,
+    signing.router,
     sms.router,
 )
 

@@ -20,6 +20,7 @@ from commands.library import LibraryCommands
 from commands.library_import import LibraryImports
 from commands.organisation import OrganisationCommands
 from commands.platform import CommandRunner, Platform
+from commands.seal_images import SealImageCommands
 from commands.sessions import SessionCommands
 from commands.sms import SmsCommands
 from ocr_service.service import Recogniser
@@ -30,6 +31,7 @@ from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
 from projections.library import LibraryView
 from projections.organisation import OrganisationView
+from projections.signing import SigningView
 from projections.store import PostgresViews, SqliteViews, ViewDatabase
 from projections.streams import StreamsView
 from projections.transport import partition_for
@@ -46,6 +48,7 @@ def all_projections() -> list[Projection]:
         EnterprisesView(),
         LibraryView(),
         OrganisationView(),
+        SigningView(),
         StreamsView(),
     ]
 
@@ -82,6 +85,7 @@ class Services:
     address_book: AddressBookCommands
     library: LibraryCommands
     library_imports: LibraryImports
+    seal_images: SealImageCommands
     clock: Clock
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -159,9 +163,8 @@ def build(settings: Settings) -> Services:
     runner = CommandRunner(app)
     accounts = AccountCommands(runner)
     clock = Clock()
-    library = LibraryCommands(
-        runner, FilesystemBlobStore(settings.data_dir / "blobs"), clock=clock.now
-    )
+    blobs = FilesystemBlobStore(settings.data_dir / "blobs")
+    library = LibraryCommands(runner, blobs, clock=clock.now)
 
     outbox = OutboxGateway(views)
     return Services(
@@ -183,5 +186,6 @@ def build(settings: Settings) -> Services:
         address_book=AddressBookCommands(runner),
         library=library,
         library_imports=LibraryImports(library),
+        seal_images=SealImageCommands(runner, blobs),
         clock=clock,
     )
