@@ -38,6 +38,7 @@ from read_api.routes import (
 )
 from read_api.settings import Settings
 from read_api.wiring import Services, build
+from signing_service.errors import SigningServiceError
 
 #: Every router of the API; the permission tests walk these.
 ROUTERS = (
@@ -203,6 +204,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def command_failed(request: Request, exc: CommandError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem(request, exc.status, exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(SigningServiceError)
+    async def unsealable(request: Request, exc: SigningServiceError) -> Response:
+        return problem(request, exc.status, exc.code, exc.message)
 
     @app.exception_handler(OcrError)
     async def unreadable(request: Request, exc: OcrError) -> Response:

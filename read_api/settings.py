@@ -17,6 +17,8 @@ class Settings:
     kafka_topic: str = "shouying.events"
     kafka_partitions: int = 6
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    #: Encrypts the platform CA's key and cloud certificates' keys at rest.
+    signing_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     access_token_minutes: int = 15
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 21 * 1_048_576
@@ -31,6 +33,9 @@ class Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("SHOUYING_DATA_DIR", "var"))
         secret = env.get("SHOUYING_JWT_SECRET") or _local_secret(data_dir)
+        signing = env.get("SHOUYING_SIGNING_SECRET") or _local_secret(
+            data_dir, "signing-secret"
+        )
         return cls(
             data_dir=data_dir,
             database_url=env.get("SHOUYING_DATABASE_URL") or None,
@@ -38,6 +43,7 @@ class Settings:
             kafka_topic=env.get("SHOUYING_KAFKA_TOPIC", "shouying.events"),
             kafka_partitions=int(env.get("SHOUYING_KAFKA_PARTITIONS", "6")),
             jwt_secret=secret,
+            signing_secret=signing,
             access_token_minutes=int(env.get("SHOUYING_ACCESS_TOKEN_MINUTES", "15")),
             max_body_bytes=int(env.get("SHOUYING_MAX_BODY_BYTES", "1048576")),
             max_archive_bytes=int(
@@ -84,10 +90,10 @@ class Settings:
         }
 
 
-def _local_secret(data_dir: Path) -> str:
-    """On the embedded default, a signing secret is made once and kept in the
-    data folder, so tokens survive a restart without any setup."""
-    path = data_dir / "jwt-secret"
+def _local_secret(data_dir: Path, name: str = "jwt-secret") -> str:
+    """On the embedded default, a secret is made once and kept in the data
+    folder, so tokens and keys survive a restart without any setup."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)

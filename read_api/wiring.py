@@ -14,6 +14,7 @@ from commands.accounts import AccountCommands
 from commands.address_book import AddressBookCommands
 from commands.blobs import FilesystemBlobStore
 from commands.captcha import Captchas
+from commands.certificates import Authority, CertificateCommands, KeyStore
 from commands.enterprises import EnterpriseCommands
 from commands.history import History
 from commands.library import LibraryCommands
@@ -86,6 +87,7 @@ class Services:
     library: LibraryCommands
     library_imports: LibraryImports
     seal_images: SealImageCommands
+    certificates: CertificateCommands
     clock: Clock
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -187,5 +189,11 @@ def build(settings: Settings) -> Services:
         library=library,
         library_imports=LibraryImports(library),
         seal_images=SealImageCommands(runner, blobs),
+        certificates=CertificateCommands(
+            runner,
+            Authority(settings.data_dir / "ca", settings.signing_secret.encode()),
+            KeyStore(settings.data_dir / "keys", settings.signing_secret.encode()),
+            clock=clock.now,
+        ),
         clock=clock,
     )

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.routing import APIRoute
 from PIL import Image
 
@@ -46,6 +48,14 @@ def fill(path: str, value: str) -> str:
     return re.sub(r"\{[^}]+\}", value, path)
 
 
+PUBLIC_KEY = (
+    ec.generate_private_key(ec.SECP256R1())
+    .public_key()
+    .public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    .decode()
+)
 ROLE = {"name": "质量员", "department_id": "d", "permissions": []}
 FLOW = {"name": "发送审核", "trigger": "send", "levels": [{"role_id": "r"}]}
 
@@ -64,6 +74,27 @@ BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/organisation/roles/{role_id}": ROLE,
     "/api/v1/organisation/accounts": {
         "accounts": [{"username": "someone", "person_name": "张三", "role_id": "r"}]
+    },
+    "/api/v1/certificates/cloud": {"password": "sign-pass-1"},
+    "/api/v1/certificates/token": {"mailing_address": "广州"},
+    "/api/v1/certificates/{certificate_id}/issue": {"public_key": PUBLIC_KEY},
+    "/api/v1/certificates/{certificate_id}/actions": {"action": "activate"},
+    "/api/v1/certificates/{certificate_id}/password": {
+        "old_password": "a",
+        "new_password": "sign-pass-2",
+    },
+    "/api/v1/certificates/{certificate_id}/password-reset": {
+        "account_password": "a",
+        "new_password": "sign-pass-2",
+    },
+    "/api/v1/certificates/{certificate_id}/password-free": {
+        "password": "a",
+        "enabled": True,
+    },
+    "/api/v1/enterprises/{enterprise_id}/seal-images/review": {
+        "kind": "official",
+        "blob": "0" * 64,
+        "approved": True,
     },
     "/api/v1/review-flows": FLOW,
     "/api/v1/review-flows/{flow_id}": FLOW,
