@@ -309,7 +309,9 @@ class CertificateAuthority:
             root.public_key()
         ):
             raise CaError(
-                "CA_STATE_BROKEN", "the root key does not match the root certificate", 500
+                "CA_STATE_BROKEN",
+                "the root key does not match the root certificate",
+                500,
             )
         return cls(directory, key, root, crl_url=crl_url)
 
@@ -375,7 +377,9 @@ class CertificateAuthority:
         code = check_uscc(uscc)
         _check_public_key(public_key)
         if days < 1:
-            raise CaError("INVALID_VALIDITY", "a certificate is valid for at least a day")
+            raise CaError(
+                "INVALID_VALIDITY", "a certificate is valid for at least a day"
+            )
         now = _now()
         not_after = min(now + dt.timedelta(days=days), self._root.not_valid_after_utc)
         subject = x509.Name(
@@ -415,12 +419,16 @@ class CertificateAuthority:
                     ),
                     critical=True,
                 )
-                .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False)
+                .add_extension(
+                    x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False
+                )
                 .add_extension(
                     x509.CRLDistributionPoints(
                         [
                             x509.DistributionPoint(
-                                full_name=[x509.UniformResourceIdentifier(self.crl_url)],
+                                full_name=[
+                                    x509.UniformResourceIdentifier(self.crl_url)
+                                ],
                                 relative_name=None,
                                 reasons=None,
                                 crl_issuer=None,
@@ -430,7 +438,8 @@ class CertificateAuthority:
                     critical=False,
                 )
                 .add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False
+                    x509.SubjectKeyIdentifier.from_public_key(public_key),
+                    critical=False,
                 )
                 .add_extension(self._authority_key_identifier(), critical=False)
                 .sign(self._key, hashes.SHA256())
@@ -494,6 +503,8 @@ class CertificateAuthority:
                 flag = x509.ReasonFlags(entry["reason"])
                 # RFC 5280 §5.3.1: the unspecified code SHOULD be absent.
                 if flag is not x509.ReasonFlags.unspecified:
-                    revoked = revoked.add_extension(x509.CRLReason(flag), critical=False)
+                    revoked = revoked.add_extension(
+                        x509.CRLReason(flag), critical=False
+                    )
                 builder = builder.add_revoked_certificate(revoked.build())
         return builder.sign(self._key, hashes.SHA256())
