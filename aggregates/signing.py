@@ -564,6 +564,10 @@ class SealTask(TracedAggregate):
         certificate_id: str
         seal_kind: str | None
         placements: list[dict[str, Any]]
+        #: Seal centred on each occurrence of this text, per file.
+        keyword: str | None
+        #: A cross-page seal (骑缝章) over the right edges of all pages.
+        cross_page: bool
         files: list[dict[str, str]]
 
         def summary(self) -> str:
@@ -577,6 +581,20 @@ class SealTask(TracedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate._mark(self.document_id, FileStatus.SEALED, None, None)
+
+    class FilePrepared(TracedAggregate.Event):
+        """A file staged for a hardware token: the staged state is kept by
+        digest, with the content it was staged from."""
+
+        document_id: str
+        pending_blob: str
+        blob_before: str
+
+        def summary(self) -> str:
+            return "file prepared for the token's signature"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.prepared[self.document_id] = (self.pending_blob, self.blob_before)
 
     class FileFailed(TracedAggregate.Event):
         document_id: str
@@ -605,14 +623,20 @@ class SealTask(TracedAggregate):
         certificate_id: str,
         seal_kind: str | None,
         placements: list[dict[str, Any]],
+        keyword: str | None,
+        cross_page: bool,
         files: list[dict[str, str]],
     ) -> None:
         self.certificate_id = certificate_id
         self.seal_kind = SealKind(seal_kind) if seal_kind else None
         self.placements = placements
+        self.keyword = keyword
+        self.cross_page = cross_page
         self.files: dict[str, TaskFile] = {
             f["document_id"]: TaskFile(f["record_id"], f["document_id"]) for f in files
         }
+        #: document id -> (staged state's digest, content digest it was staged from)
+        self.prepared: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def start(
@@ -623,9 +647,16 @@ class SealTask(TracedAggregate):
         seal_kind: SealKind | None,
         placements: Sequence[dict[str, Any]],
         files: Sequence[tuple[str, str]],
+        keyword: str | None = None,
+        cross_page: bool = False,
     ) -> SealTask:
         if not files:
             raise InvalidValue("choose at least one file to seal", field="files")
+        if sum(bool(x) for x in (placements, keyword, cross_page)) > 1:
+            raise InvalidValue(
+                "place a seal by placements, by keyword or across pages, one way",
+                field="placements",
+            )
         if len({d for _, d in files}) != len(files):
             raise InvalidValue("a file is chosen twice", field="files")
         return cls._create(
@@ -635,6 +666,8 @@ class SealTask(TracedAggregate):
             certificate_id=certificate_id,
             seal_kind=seal_kind.value if seal_kind else None,
             placements=list(placements),
+            keyword=keyword,
+            cross_page=cross_page,
             files=[{"record_id": r, "document_id": d} for r, d in files],
         )
 
@@ -653,6 +686,25 @@ class SealTask(TracedAggregate):
     def sealed(self, document_id: str) -> None:
         self._pending(document_id)
         self.trigger_event(self.FileSealed, document_id=document_id)
+
+    def prepare(self, document_id: str, pending_blob: str, blob_before: str) -> None:
+        self._pending(document_id)
+        self.trigger_event(
+            self.FilePrepared,
+            document_id=document_id,
+            pending_blob=pending_blob,
+            blob_before=blob_before,
+        )
+
+    def staged(self, document_id: str) -> tuple[str, str]:
+        self._pending(document_id)
+        found = self.prepared.get(document_id)
+        if found is None:
+            raise StateConflict(
+                "the file was not prepared for the token; prepare it first",
+                code="SEAL_NOT_PREPARED",
+            )
+        return found
 
     def failed(self, document_id: str, code: str, message: str) -> None:
         self._pending(document_id)

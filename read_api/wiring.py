@@ -22,6 +22,7 @@ from commands.library_import import LibraryImports
 from commands.organisation import OrganisationCommands
 from commands.platform import CommandRunner, Platform
 from commands.seal_images import SealImageCommands
+from commands.sealing import SealingCommands
 from commands.sessions import SessionCommands
 from commands.sms import SmsCommands
 from ocr_service.service import Recogniser
@@ -88,6 +89,7 @@ class Services:
     library_imports: LibraryImports
     seal_images: SealImageCommands
     certificates: CertificateCommands
+    sealing: SealingCommands
     clock: Clock
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -167,6 +169,13 @@ def build(settings: Settings) -> Services:
     clock = Clock()
     blobs = FilesystemBlobStore(settings.data_dir / "blobs")
     library = LibraryCommands(runner, blobs, clock=clock.now)
+    seal_images = SealImageCommands(runner, blobs)
+    certificates = CertificateCommands(
+        runner,
+        Authority(settings.data_dir / "ca", settings.signing_secret.encode()),
+        KeyStore(settings.data_dir / "keys", settings.signing_secret.encode()),
+        clock=clock.now,
+    )
 
     outbox = OutboxGateway(views)
     return Services(
@@ -188,12 +197,8 @@ def build(settings: Settings) -> Services:
         address_book=AddressBookCommands(runner),
         library=library,
         library_imports=LibraryImports(library),
-        seal_images=SealImageCommands(runner, blobs),
-        certificates=CertificateCommands(
-            runner,
-            Authority(settings.data_dir / "ca", settings.signing_secret.encode()),
-            KeyStore(settings.data_dir / "keys", settings.signing_secret.encode()),
-            clock=clock.now,
-        ),
+        seal_images=seal_images,
+        certificates=certificates,
+        sealing=SealingCommands(runner, library, seal_images, certificates),
         clock=clock,
     )

@@ -35,7 +35,7 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from signing_service.errors import CaError
 
@@ -59,8 +59,8 @@ DEFAULT_CRL_URL = "http://127.0.0.1/crl/platform.crl"
 # key usage unless told otherwise (KeyUsageConstraints.extd_key_usage is None
 # by default) and requires only the non-repudiation key usage, which these
 # certificates carry; tests/unit/test_signing_verify.py checks the pair.
-# Older validators that only know emailProtection (NSS as used by poppler's
-# pdfsig when it checks trust, older Acrobat) may not accept this purpose.
+# Certificates carry emailProtection beside it, for validators that check a
+# PDF signer as an e-mail signer (NSS, so poppler's pdfsig; older Acrobat).
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 KeyKind = Literal["rsa2048", "ec_p256"]
@@ -420,7 +420,13 @@ class CertificateAuthority:
                     critical=True,
                 )
                 .add_extension(
-                    x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False
+                    # emailProtection beside documentSigning: NSS (so poppler's
+                    # pdfsig, Firefox, LibreOffice) checks a PDF signer as an
+                    # e-mail signer and refuses a certificate without it.
+                    x509.ExtendedKeyUsage(
+                        [DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]
+                    ),
+                    critical=False,
                 )
                 .add_extension(
                     x509.CRLDistributionPoints(

@@ -46,10 +46,11 @@ class CaError(SigningServiceError):
 class SealError(SigningServiceError):
     """A document could not be sealed, prepared or verified.
 
-    Codes: ``BROKEN_PDF`` (422), ``UNSUPPORTED_IMAGE`` (415),
+    Codes: ``BROKEN_PDF`` (422, also for encrypted PDFs),
+    ``UNSUPPORTED_IMAGE`` (415), ``BROKEN_IMAGE`` (422),
     ``IMAGE_TOO_LARGE`` (413), ``SEAL_IMAGE_INVALID`` (422),
     ``SEAL_OVERLAP`` (409), ``SEAL_PLACEMENT_INVALID`` (422),
     ``KEYWORD_NOT_FOUND`` (422), ``SIGNER_UNSUITABLE`` (422),
-    ``EXTERNAL_SIGNATURE_INVALID`` (422), ``TIMESTAMP_FAILED`` (502),
-    ``SEALING_FAILED`` (500).
+    ``EXTERNAL_SIGNATURE_INVALID`` (422), ``PENDING_SIGNATURE_INVALID`` (422),
+    ``TIMESTAMP_FAILED`` (502; 422 when the timestamper is missing).
     """

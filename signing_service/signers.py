@@ -8,6 +8,7 @@ that neither side has to know about the other.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -20,7 +21,7 @@ from signing_service.ca import SigningKey
 
 __all__ = ["AnyCertificate", "as_asn1_certificate", "as_x509", "software_signer"]
 
-AnyCertificate = x509.Certificate | asn1_x509.Certificate
+AnyCertificate: TypeAlias = x509.Certificate | asn1_x509.Certificate
 
 
 def as_asn1_certificate(cert: AnyCertificate) -> asn1_x509.Certificate:
@@ -54,7 +55,7 @@ def software_signer(
     return SimpleSigner(
         signing_cert=as_asn1_certificate(certificate),
         signing_key=asn1_keys.PrivateKeyInfo.load(der),
-        cert_registry=SimpleCertificateStore.from_certs(
+        cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
             [as_asn1_certificate(c) for c in chain]
         ),
     )

@@ -7,7 +7,10 @@
 #   tesseract-ocr, tesseract-ocr-chi-sim, tesseract-ocr-eng, fonts-noto-cjk,
 #   poppler-utils          OCR of qualification documents (and rendering them);
 #                          the language packs do not pull in the tesseract
-#                          binary, so tesseract-ocr is listed too
+#                          binary, so tesseract-ocr is listed too; its pdfsig
+#                          checks sealed files independently of pyhanko
+#   libnss3-tools          certutil, to give pdfsig a trust store holding the
+#                          platform's root
 #   openjdk-17-jre-headless, maven
 #                          run and fetch Kafka (deploy/local/kafka.sh); only
 #                          installed when `java` / `mvn` are not on PATH
@@ -23,6 +26,7 @@ PACKAGES=(
     tesseract-ocr-eng
     fonts-noto-cjk
     poppler-utils
+    libnss3-tools
 )
 
 missing=()

@@ -7,6 +7,8 @@ review before they can be used; replacing one sends it back to review.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -14,7 +16,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from projections.signing import SigningView, query_certificates, query_seals
+from aggregates.errors import InvalidValue
+from commands.errors import NotFound
+from projections.signing import SigningView, query_certificates, query_seals, query_task
 from read_api.auth import IdempotencyKey, Identity, require
 from read_api.http import (
     MAX_LIMIT,
@@ -316,3 +320,189 @@ def set_password_free(
         caller, str(certificate_id), body.password, body.enabled
     )
     return answer(result)
+
+
+# --- sealing and verification -------------------------------------------------------
+
+Seal = Depends(require("exchange.seal"))
+
+
+class TaskFileRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: UUID
+    document_id: UUID
+
+
+class PlacementBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: 1-based; absent (null) for every page.
+    page: int | None = Field(default=None, ge=1, le=10_000)
+    x: float = Field(ge=0, le=20_000)
+    y: float = Field(ge=0, le=20_000)
+    width: float = Field(default=119.0, gt=0, le=2_000)
+    height: float = Field(default=119.0, gt=0, le=2_000)
+
+
+class SealTaskBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[TaskFileRef] = Field(min_length=1, max_length=500)
+    seal_kind: SealKindName | None = None
+    placements: list[PlacementBody] = Field(default_factory=list, max_length=50)
+    #: Centre a seal on each occurrence of this text (such as 盖章处).
+    keyword: str | None = Field(default=None, min_length=1, max_length=50)
+    #: A cross-page seal (骑缝章) over the right edges of all pages.
+    cross_page: bool = False
+    certificate: Literal["cloud", "token"] = "cloud"
+
+
+class RunBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(default=None, max_length=128)
+
+
+class TokenSignature(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature: str = Field(min_length=8, max_length=20_000)
+
+
+class TokenFailure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=60, pattern=r"^[A-Z][A-Z0-9_]*$")
+    message: str = Field(default="", max_length=500)
+
+
+@router.post("/seal-tasks", status_code=201)
+def start_seal_task(
+    request: Request,
+    body: SealTaskBody,
+    identity: Identity = Seal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A task sealing library files with the enterprise's active cloud or
+    token certificate and an approved seal image (the official seal by
+    default; the quality seal for inspection reports), at the default
+    position or the placements given."""
+    caller = caller_of(request, identity, idempotency_key)
+    result = services(request).sealing.start(
+        caller,
+        [(f.record_id, str(f.document_id)) for f in body.files],
+        seal_kind=body.seal_kind,
+        placements=[p.model_dump() for p in body.placements],
+        certificate=body.certificate,
+        keyword=body.keyword,
+        cross_page=body.cross_page,
+    )
+    return answer(result)
+
+
+@router.get("/seal-tasks/{task_id}")
+def seal_task(
+    request: Request, task_id: UUID, identity: Identity = Seal, after: After = None
+) -> Response:
+    """The task's status (sealing, seal failed, sealed), progress and each
+    file's status with the reason it failed."""
+    caught_up = wait_for_view(request, SigningView.name, after)
+    found = services(request)
+    with found.views.transaction(write=False) as tx:
+        task = query_task(found.engine, tx, identity.enterprise_id, str(task_id))
+    if task is None:
+        raise NotFound(f"no seal task {task_id}")
+    return OrjsonResponse(task, headers={} if caught_up else {"X-View-Stale": "true"})
+
+
+@router.post("/seal-tasks/{task_id}/run", status_code=202)
+async def run_seal_task(
+    request: Request, task_id: UUID, body: RunBody, identity: Identity = Seal
+) -> Response:
+    """Seals the task's pending files with the cloud certificate (the signing
+    password unless password-free sealing is on); stops at the first
+    failure, with the file marked."""
+    caller = caller_of(request, identity, None)
+    summary = await asyncio.to_thread(
+        services(request).sealing.run_cloud, caller, task_id, body.password
+    )
+    return OrjsonResponse(summary, status_code=202)
+
+
+@router.post("/seal-tasks/{task_id}/files/{document_id}/prepare", status_code=202)
+async def prepare_token_seal(
+    request: Request, task_id: UUID, document_id: UUID, identity: Identity = Seal
+) -> Response:
+    """Stages a file for a hardware token; have the device bridge sign
+    ``data_to_sign`` (base64) with the certificate's key, then ``complete``."""
+    caller = caller_of(request, identity, None)
+    to_sign, about = await asyncio.to_thread(
+        services(request).sealing.prepare, caller, task_id, str(document_id)
+    )
+    return OrjsonResponse(
+        {"data_to_sign": base64.b64encode(to_sign).decode(), **about}, status_code=202
+    )
+
+
+@router.post("/seal-tasks/{task_id}/files/{document_id}/complete", status_code=202)
+async def complete_token_seal(
+    request: Request,
+    task_id: UUID,
+    document_id: UUID,
+    body: TokenSignature,
+    identity: Identity = Seal,
+) -> Response:
+    """Embeds the token's signature (base64) and stores the sealed file."""
+    try:
+        signature = base64.b64decode(body.signature, validate=True)
+    except binascii.Error:
+        raise InvalidValue("signature must be base64", field="signature") from None
+    caller = caller_of(request, identity, None)
+    summary = await asyncio.to_thread(
+        services(request).sealing.complete, caller, task_id, str(document_id), signature
+    )
+    return OrjsonResponse(summary, status_code=202)
+
+
+@router.post("/seal-tasks/{task_id}/files/{document_id}/fail", status_code=202)
+def fail_token_seal(
+    request: Request,
+    task_id: UUID,
+    document_id: UUID,
+    body: TokenFailure,
+    identity: Identity = Seal,
+) -> Response:
+    """The token could not sign (removed, wrong PIN, bridge unreachable): the
+    file is marked and the task stops in "seal failed"."""
+    caller = caller_of(request, identity, None)
+    summary = services(request).sealing.fail(
+        caller, task_id, str(document_id), body.code, body.message
+    )
+    return OrjsonResponse(summary, status_code=202)
+
+
+@router.post("/seal-tasks/{task_id}/resume", status_code=202)
+def resume_seal_task(
+    request: Request, task_id: UUID, identity: Identity = Seal
+) -> Response:
+    """After a failure: the failed files wait to be sealed again."""
+    caller = caller_of(request, identity, None)
+    return answer(services(request).sealing.resume(caller, task_id))
+
+
+@router.get("/library/records/{record_id}/documents/{document_id}/verification")
+async def verify_document(
+    request: Request,
+    record_id: UUID,
+    document_id: UUID,
+    identity: Identity = Depends(require("signatures.verify")),
+) -> Response:
+    """Every signature of a library file: signer, certificate validity and
+    revocation, chain to the platform's root, intact or modified after
+    signing, signing time."""
+    caller = caller_of(request, identity, None)
+    report = await asyncio.to_thread(
+        services(request).sealing.verify_document, caller, record_id, str(document_id)
+    )
+    return OrjsonResponse(report)

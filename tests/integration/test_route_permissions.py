@@ -96,6 +96,15 @@ BODIES: dict[str, dict[str, Any]] = {
         "blob": "0" * 64,
         "approved": True,
     },
+    "/api/v1/seal-tasks": {
+        "files": [{"record_id": str(uuid.uuid4()), "document_id": str(uuid.uuid4())}]
+    },
+    "/api/v1/seal-tasks/{task_id}/files/{document_id}/complete": {
+        "signature": "AAAAAAAAAAAA"
+    },
+    "/api/v1/seal-tasks/{task_id}/files/{document_id}/fail": {
+        "code": "TOKEN_NOT_FOUND"
+    },
     "/api/v1/review-flows": FLOW,
     "/api/v1/review-flows/{flow_id}": FLOW,
 }
