@@ -29,6 +29,7 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from bench.library import library_list
+from bench.signing import signing
 from bench.stats import format_ms, format_rate, latency_summary, rate, ratio
 from bench.workload import BenchItem, RowShape, new_enterprise, row_shapes
 from commands.platform import Caller, Platform
@@ -93,6 +94,7 @@ class Counts:
     visibility: int
     rebuild: int
     library: int
+    seal_batch: int
 
 
 FULL = Counts(
@@ -103,6 +105,7 @@ FULL = Counts(
     visibility=300,
     rebuild=100_000,
     library=10_000,
+    seal_batch=50,
 )
 QUICK = Counts(
     single=300,
@@ -112,6 +115,7 @@ QUICK = Counts(
     visibility=60,
     rebuild=10_000,
     library=2_000,
+    seal_batch=10,
 )
 
 
@@ -902,4 +906,5 @@ MEASUREMENTS: dict[str, Callable[[Bench], Outcome]] = {
     "commit_to_view": commit_to_view,
     "rebuild_audit": rebuild_audit,
     "library_list": library_list,
+    "signing": signing,
 }

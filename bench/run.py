@@ -31,6 +31,21 @@ What is measured
         writes them, since what is measured is the reading. Baseline: the
         same SELECT of the same columns from the same table, hand-written,
         on one autocommit connection, rows fetched as tuples. Goal: p99 <= 20 ms.
+    signing
+        ``seal_one_page``: ``Sealer.seal`` of a one-page A4 text PDF, the
+        Sealer (its 400x400 transparent PNG decoded and deflated) made once
+        before timing, beside the bare pyhanko call a developer would write
+        for the same visible seal (``PdfSigner`` with a new field of the same
+        box on the last page, ``StaticStampStyle`` showing the same PNG as a
+        ``PdfImage``): the same PDF, the same ECDSA P-256 signer whose
+        certificate the platform CA issued, certificate and root embedded,
+        PAdES B-B with SHA-256 on both sides, checked valid and alike before
+        timing. Goal: mean time per seal <= 1.1x pyhanko's.
+        ``seal_batch_50`` (``seal_batch_10`` with --quick): seals per second
+        over 50 distinct one- and two-page PDFs on the same two sides, and,
+        in ``through_run_cloud``, through ``SealingCommands.run_cloud`` on a
+        seal task of 50 freshly uploaded files (password check, per-file
+        loads, blob writes and saves on the bench's PostgreSQL); no goal.
 
 Why the baselines are fair
     Each baseline does the least the database (or broker) must do for the same
