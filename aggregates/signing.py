@@ -163,6 +163,22 @@ class Certificates(TracedAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate._set(self.certificate_id, status=CertificateStatus(self.status))
 
+    class Renewed(TracedAggregate.Event):
+        """A renewed certificate for the same key, downloaded onto the token
+        (or kept by the signing service for a cloud key)."""
+
+        certificate_id: str
+        serial: str
+        not_after: str
+
+        def summary(self) -> str:
+            return f"certificate renewed as {self.serial}"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._set(
+                self.certificate_id, serial=self.serial, not_after=self.not_after
+            )
+
     class AddressChanged(TracedAggregate.Event):
         certificate_id: str
         mailing_address: str
@@ -346,6 +362,16 @@ class Certificates(TracedAggregate):
             mailing_address=current.mailing_address,
             password_hash=current.password_hash,
             replaces=certificate_id,
+        )
+
+    def renew(self, certificate_id: str, serial: str, not_after: str) -> None:
+        """A new certificate for the same key, valid for another term."""
+        self._in(certificate_id, {CertificateStatus.ACTIVE}, "renewed")
+        self.trigger_event(
+            self.Renewed,
+            certificate_id=certificate_id,
+            serial=serial,
+            not_after=not_after,
         )
 
     def change_address(self, certificate_id: str, address: str) -> None:

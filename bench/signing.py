@@ -263,7 +263,9 @@ def sealing_path(b: Bench, folder: Path, png: bytes) -> SealingPath:
     library = LibraryCommands(runner, blobs)
     seal_images = SealImageCommands(runner, blobs)
     certificates = CertificateCommands(
-        runner, Authority(folder / "ca", secret), KeyStore(folder / "keys", secret)
+        runner,
+        Authority(folder / "ca", secret, crl_url="http://127.0.0.1/crl"),
+        KeyStore(folder / "keys", secret),
     )
     sealing = SealingCommands(runner, library, seal_images, certificates)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,6 +40,9 @@ from signing_service.ca import (
     generate_key,
 )
 from signing_service.errors import CaError
+
+#: How old the published CRL may grow before it is signed again.
+CRL_REFRESH = timedelta(hours=1)
 
 
 class KeyStore:
@@ -93,9 +96,10 @@ class KeyStore:
 class Authority:
     """The platform CA, created in its folder on first use."""
 
-    def __init__(self, directory: Path, secret: bytes) -> None:
+    def __init__(self, directory: Path, secret: bytes, *, crl_url: str) -> None:
         self.directory = directory
         self._secret = secret
+        self.crl_url = crl_url
         self._ca: CertificateAuthority | None = None
         self._lock = threading.Lock()
 
@@ -105,12 +109,17 @@ class Authority:
     def ca(self) -> CertificateAuthority:
         with self._lock:
             if self._ca is None:
+                url = self.crl_url
                 try:
-                    self._ca = CertificateAuthority.load(self.directory, self._secret)
+                    self._ca = CertificateAuthority.load(
+                        self.directory, self._secret, crl_url=url
+                    )
                 except CaError as e:
                     if e.code != "CA_NOT_FOUND":
                         raise
-                    self._ca = CertificateAuthority.create(self.directory, self._secret)
+                    self._ca = CertificateAuthority.create(
+                        self.directory, self._secret, crl_url=url
+                    )
             return self._ca
 
 
@@ -136,6 +145,22 @@ class CertificateCommands:
         self.authority = authority
         self.keys = keys
         self.clock = clock
+        self._crl: tuple[x509.CertificateRevocationList, datetime] | None = None
+        self._crl_lock = threading.Lock()
+
+    # --- revocation, published ------------------------------------------------
+
+    def crls(self) -> list[x509.CertificateRevocationList]:
+        """The CRL verifiers use: signed afresh after a revocation and at
+        least hourly, never per request (each signing takes a CRL number)."""
+        with self._crl_lock:
+            now = self.clock()
+            if self._crl is None or now - self._crl[1] > CRL_REFRESH:
+                self._crl = (self.authority.ca().crl(), now)
+            return [self._crl[0]]
+
+    def published_crl(self) -> bytes:
+        return self.crls()[0].public_bytes(serialization.Encoding.DER)
 
     # --- applying and issuing -------------------------------------------------
 
@@ -205,6 +230,35 @@ class CertificateCommands:
         pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
         return result, pem
 
+    def renew(self, caller: Caller, certificate_id: str) -> tuple[CommandResult, str]:
+        """A renewed certificate for the active certificate's key (the token's
+        key, or the cloud key kept here); for a token, write the answer onto
+        the token (下载证书)."""
+        renewed: dict[str, x509.Certificate] = {}
+
+        def work() -> Outcome:
+            book = self._own_book(caller)
+            book.certificate(certificate_id)
+            current = self.keys.certificate(certificate_id)
+            public_key = current.public_key()
+            if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+                raise StateConflict(
+                    "the key cannot be renewed", code="KEY_NOT_SUPPORTED"
+                )
+            certificate = self._issue(caller, public_key)
+            book.renew(certificate_id, serial_hex(certificate), _not_after(certificate))
+            self.keys.put_certificate(certificate_id, certificate)
+            renewed["certificate"] = certificate
+            return Outcome([book], {"certificate_id": certificate_id}, book)
+
+        result = self.runner.run(
+            caller, "renew_certificate", {"certificate_id": certificate_id}, work
+        )
+        certificate = renewed.get("certificate") or self.keys.certificate(
+            certificate_id
+        )
+        return result, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
     def _issue(
         self, caller: Caller, public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
     ) -> x509.Certificate:
@@ -267,6 +321,8 @@ class CertificateCommands:
             except CaError as e:
                 if e.code != "UNKNOWN_SERIAL":
                     raise
+            with self._crl_lock:
+                self._crl = None
 
     # --- the cloud certificate's password -------------------------------------
 

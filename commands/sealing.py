@@ -291,6 +291,17 @@ class SealingCommands:
 
     # --- verification -------------------------------------------------------------
 
+    def verify_pdf(self, data: bytes) -> dict[str, Any]:
+        """A report on every signature of any PDF; the file is judged as an
+        upload is (a PDF, whole, at most 20 MB) before it is read."""
+        checked = check_upload(data)
+        if checked.media_type != "application/pdf":
+            raise InvalidValue(
+                "only a PDF carries signatures", field="file", code="UNSUPPORTED_FILE"
+            )
+        ca = self.certificates.authority.ca()
+        return verify(data, [ca.root], self.certificates.crls()).as_json()
+
     def verify_document(
         self, caller: Caller, record_id: UUID, document_id: str
     ) -> dict[str, Any]:
@@ -300,7 +311,7 @@ class SealingCommands:
         if media_type != "application/pdf":
             return {"signatures": [], "valid": False, "note": "the file is not a PDF"}
         ca = self.certificates.authority.ca()
-        return verify(data, [ca.root], [ca.crl()]).as_json()
+        return verify(data, [ca.root], self.certificates.crls()).as_json()
 
     # --- plumbing -------------------------------------------------------------------
 

@@ -111,6 +111,7 @@ class SigningView(Projection):
         elif kind.startswith("Certificates."):
             changes = {
                 "Certificates.Issued": ("status", "serial", "not_after"),
+                "Certificates.Renewed": ("serial", "not_after"),
                 "Certificates.StatusChanged": ("status",),
                 "Certificates.AddressChanged": ("mailing_address",),
                 "Certificates.PasswordFreeChanged": ("enabled",),

@@ -25,6 +25,8 @@ class Settings:
     #: Folder archives of a library import (one zip of many files).
     max_archive_bytes: int = 201 * 1_048_576
     ocr_workers: int = 2
+    #: Where clients reach the API; certificates name the CRL under it.
+    public_url: str = "http://127.0.0.1:8000"
     wait_timeout_seconds: float = 5.0
     pool_size: int = 10
 
@@ -53,6 +55,9 @@ class Settings:
                 env.get("SHOUYING_MAX_UPLOAD_BYTES", str(21 * 1_048_576))
             ),
             ocr_workers=int(env.get("SHOUYING_OCR_WORKERS", "2")),
+            public_url=env.get("SHOUYING_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
+                "/"
+            ),
             wait_timeout_seconds=float(env.get("SHOUYING_WAIT_TIMEOUT", "5")),
             pool_size=int(env.get("SHOUYING_POOL_SIZE", "10")),
         )

@@ -172,7 +172,11 @@ def build(settings: Settings) -> Services:
     seal_images = SealImageCommands(runner, blobs)
     certificates = CertificateCommands(
         runner,
-        Authority(settings.data_dir / "ca", settings.signing_secret.encode()),
+        Authority(
+            settings.data_dir / "ca",
+            settings.signing_secret.encode(),
+            crl_url=f"{settings.public_url}/api/v1/crl/platform.crl",
+        ),
         KeyStore(settings.data_dir / "keys", settings.signing_secret.encode()),
         clock=clock.now,
     )

@@ -12,6 +12,7 @@ import binascii
 from typing import Annotated, Literal
 from uuid import UUID
 
+from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aggregates.errors import InvalidValue
 from commands.errors import NotFound
 from projections.signing import SigningView, query_certificates, query_seals, query_task
-from read_api.auth import IdempotencyKey, Identity, require
+from read_api.auth import IdempotencyKey, Identity, Public, require
 from read_api.http import (
     MAX_LIMIT,
     OrjsonResponse,
@@ -255,6 +256,56 @@ def issue_token(
         status_code=202,
         headers={"X-Event-Position": str(result.position)},
     )
+
+
+@router.post("/certificates/{certificate_id}/renew", status_code=202)
+def renew_certificate(
+    request: Request, certificate_id: UUID, identity: Identity = Certs
+) -> Response:
+    """A renewed certificate for the same key, valid for another year; for a
+    token, write the returned certificate onto the token."""
+    caller = caller_of(request, identity, None)
+    result, pem = services(request).certificates.renew(caller, str(certificate_id))
+    return OrjsonResponse(
+        {**result.body(), "certificate_pem": pem},
+        status_code=202,
+        headers={"X-Event-Position": str(result.position)},
+    )
+
+
+@router.get("/crl/platform.crl", dependencies=[Public])
+def revocation_list(request: Request) -> Response:
+    """The platform CA's certificate revocation list (DER), as the
+    certificates' CRL distribution point names it; anyone may fetch it."""
+    crl = services(request).certificates.published_crl()
+    return Response(
+        crl,
+        media_type="application/pkix-crl",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/ca/root.crt", dependencies=[Public])
+def root_certificate(request: Request) -> Response:
+    """The platform CA's root certificate (PEM), for verifiers to trust."""
+    root = services(request).certificates.authority.ca().root
+    return Response(
+        root.public_bytes(serialization.Encoding.PEM),
+        media_type="application/x-pem-file",
+    )
+
+
+@router.post("/verification")
+async def verify_any_pdf(
+    request: Request,
+    file: UploadFile,
+    identity: Identity = Depends(require("signatures.verify")),
+) -> Response:
+    """A report on every signature of any uploaded PDF, against the
+    platform's root and its current revocation list."""
+    data = await file.read()
+    report = await asyncio.to_thread(services(request).sealing.verify_pdf, data)
+    return OrjsonResponse(report)
 
 
 @router.post("/certificates/{certificate_id}/actions", status_code=202)

@@ -131,3 +131,26 @@ def test_a_weak_key_is_refused_and_an_unissued_application_can_be_cancelled(
     assert refused.status_code == 422
     assert cancelled["certificate_id"] == cid
     assert code_of(again) == "CERTIFICATE_STATE"
+
+
+def test_a_certificate_is_renewed_for_its_key_and_the_crl_is_published(
+    api: Api,
+) -> None:
+    headers = api.verified()["headers"]
+    cid = api.post(f"{CERTS}/cloud", headers, {"password": "sign-pass-1"}, 201)[
+        "certificate_id"
+    ]
+    before = api.services.certificates.keys.certificate(cid)
+
+    renewed = api.post(f"{CERTS}/{cid}/renew", headers)
+    after = x509.load_pem_x509_certificate(renewed["certificate_pem"].encode())
+    api.post(f"{CERTS}/{cid}/actions", headers, {"action": "revoke"})
+    crl = x509.load_der_x509_crl(api.client.get("/api/v1/crl/platform.crl").content)
+    root = x509.load_pem_x509_certificate(api.client.get("/api/v1/ca/root.crt").content)
+
+    assert after.serial_number != before.serial_number
+    assert after.public_key().public_numbers() == before.public_key().public_numbers()
+    assert crl.get_revoked_certificate_by_serial_number(after.serial_number)
+    assert crl.is_signature_valid(root.public_key())
+    points = after.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    assert points.value[0].full_name[0].value.endswith("/api/v1/crl/platform.crl")

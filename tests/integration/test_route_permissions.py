@@ -129,6 +129,7 @@ UPLOADS: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, str]]] = {
         {},
     ),
     "/api/v1/library/imports": ({"file": ("a.xlsx", b"PK")}, {}, {"kind": "drug"}),
+    "/api/v1/verification": ({"file": ("a.pdf", b"%PDF-1.4")}, {}, {}),
     "/api/v1/library/imports/{import_id}/folders": (
         {"files": ("1/a.png", _png())},
         {},

@@ -201,6 +201,18 @@ def test_a_file_sealed_with_a_cloud_certificate_validates_and_a_changed_byte_sho
     assert "Certificate is Trusted" in checked
     assert "Signature is Valid" not in pdfsig(tampered(sealed), tmp_path, api)
     assert report_of_tampered(api, headers, files[0], sealed)["valid"] is False
+    uploaded = api.client.post(
+        "/api/v1/verification",
+        files={"file": ("任意.pdf", sealed, "application/pdf")},
+        headers=headers,
+    )
+    not_pdf = api.client.post(
+        "/api/v1/verification",
+        files={"file": ("x.pdf", b"MZ" + bytes(100), "application/pdf")},
+        headers=headers,
+    )
+    assert uploaded.json()["valid"] is True
+    assert not_pdf.json()["code"] == "UNSUPPORTED_FILE"
 
     history = api.client.get(
         f"{LIB}/records/{files[0]['record_id']}/documents/{files[0]['document_id']}/history",
