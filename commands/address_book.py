@@ -149,7 +149,11 @@ def _header_text(value: Any) -> str:
     return "".join(text.split()).rstrip(REQUIRED_MARK).rstrip("＊")
 
 
-def _sheet_rows(data: bytes) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
+def sheet_rows(
+    data: bytes, width: int
+) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
+    """The first sheet's rows, numbered from 1, ``width`` cells each; a
+    workbook openpyxl cannot read is refused with ``BROKEN_FILE``."""
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:  # noqa: BLE001  # openpyxl raises many kinds
@@ -160,7 +164,7 @@ def _sheet_rows(data: bytes) -> Generator[tuple[int, tuple[Any, ...]], None, Non
         ) from None
     try:
         sheet: Any = workbook.worksheets[0]
-        rows = sheet.iter_rows(max_col=len(COLUMNS), values_only=True)
+        rows = sheet.iter_rows(max_col=width, values_only=True)
         for number, values in enumerate(rows, start=1):
             yield number, tuple(values)
     except Exception as e:  # noqa: BLE001  # a broken part shows while reading
@@ -176,7 +180,7 @@ def _sheet_rows(data: bytes) -> Generator[tuple[int, tuple[Any, ...]], None, Non
 def read_sheet(data: bytes) -> Sheet:
     """The filled-in rows of the first sheet of an uploaded template."""
     check_archive(data)
-    with closing(_sheet_rows(data)) as lines:
+    with closing(sheet_rows(data, len(COLUMNS))) as lines:
         return _collect(lines)
 
 

@@ -16,21 +16,21 @@ guessed type needs info-card fields, or nothing matches, it is stored as
 from __future__ import annotations
 
 import io
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from aggregates.base import TracedAggregate
 from aggregates.catalogue import BASE_FIELDS, TYPES, Field, Kind, check_kind, types_of
 from aggregates.dossier import Dossier
 from aggregates.errors import DomainError
-from commands.address_book import ImportRefused, cell_text, check_archive
+from commands.address_book import ImportRefused, cell_text, check_archive, sheet_rows
 from commands.errors import CommandError, NotFound
 from commands.folders import FolderFile, Folders
 from commands.library import LibraryCommands
@@ -168,33 +168,6 @@ def report_sheet(
 # --- reading the sheet ---------------------------------------------------------------
 
 
-def _cells(
-    data: bytes, width: int
-) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as e:  # noqa: BLE001  # openpyxl raises many kinds
-        raise ImportRefused(
-            f"the workbook cannot be read ({type(e).__name__})",
-            code="BROKEN_FILE",
-            status=422,
-        ) from None
-    try:
-        sheet: Any = workbook.worksheets[0]
-        for number, values in enumerate(
-            sheet.iter_rows(max_col=width, values_only=True), start=1
-        ):
-            yield number, tuple(values)
-    except Exception as e:  # noqa: BLE001  # a broken part shows while reading
-        raise ImportRefused(
-            f"the workbook cannot be read ({type(e).__name__})",
-            code="BROKEN_FILE",
-            status=422,
-        ) from None
-    finally:
-        workbook.close()
-
-
 def read_rows(
     kind: Kind, data: bytes
 ) -> list[tuple[int, str | None, dict[str, str | None]]]:
@@ -203,7 +176,7 @@ def read_rows(
     fields: list[Field] = list(BASE_FIELDS[kind])
     expected = header(kind)
     rows: list[tuple[int, str | None, dict[str, str | None]]] = []
-    with closing(_cells(data, len(expected))) as lines:
+    with closing(sheet_rows(data, len(expected))) as lines:
         for number, values in lines:
             texts = [cell_text(v) for v in values] + [None] * len(expected)
             if number == 1:
