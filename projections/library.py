@@ -600,3 +600,43 @@ def query_expiry(
         item["action"] = "update" if item["origin"] == "uploaded" else "request"
         found.append(item)
     return found
+
+
+def find_record(
+    engine: Engine,
+    tx: Tx,
+    *,
+    enterprise_id: str,
+    kind: str,
+    key: tuple[str, ...] | None,
+) -> str | None:
+    """The enterprise's record a received one merges into (manual 6.4): the
+    same credit code, ID number, or approval number and manufacturer (batch,
+    product and manufacturer for an inspection report); a live record before
+    one in the recycle bin."""
+    if not key:
+        return None
+    t = engine.active_tables(tx, LibraryView.name)
+    if key[0] == "name":
+        clause, value = "title = %s", key[1]
+    else:
+        clause, value = "code = %s", key[0]
+    rows = tx.all(
+        f"SELECT record_id, title, base, deleted FROM {t['records']}"
+        f" WHERE enterprise_id = %s AND kind = %s AND {clause}"
+        " ORDER BY deleted, created_at",
+        (enterprise_id, kind, value),
+    )
+    for row in rows:
+        base = orjson.loads(row["base"])
+        if kind in ("drug", "device", "health_food") and base.get("manufacturer") != (
+            key[1] if len(key) > 1 else None
+        ):
+            continue
+        if kind == "inspection_report" and (
+            base.get("product_name"),
+            base.get("manufacturer"),
+        ) != tuple(key[1:3]):
+            continue
+        return str(row["record_id"])
+    return None

@@ -28,6 +28,7 @@ from read_api.routes import (
     audit,
     directory,
     enterprises,
+    exchange,
     library,
     ocr,
     operations,
@@ -54,6 +55,7 @@ ROUTERS = (
     organisation.router,
     organisation.flows,
     signing.router,
+    exchange.router,
     sms.router,
 )
 

@@ -16,6 +16,7 @@ from commands.blobs import FilesystemBlobStore
 from commands.captcha import Captchas
 from commands.certificates import Authority, CertificateCommands, KeyStore
 from commands.enterprises import EnterpriseCommands
+from commands.exchange import ExchangeCommands
 from commands.history import History
 from commands.library import LibraryCommands
 from commands.library_import import LibraryImports
@@ -31,6 +32,7 @@ from projections.audit import AuditView
 from projections.engine import WHOLE_LOG, Engine, LogFollower, Projection
 from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
+from projections.exchange import ExchangeView
 from projections.library import LibraryView
 from projections.organisation import OrganisationView
 from projections.signing import SigningView
@@ -48,6 +50,7 @@ def all_projections() -> list[Projection]:
         AddressBookView(),
         AuditView(),
         EnterprisesView(),
+        ExchangeView(),
         LibraryView(),
         OrganisationView(),
         SigningView(),
@@ -90,6 +93,7 @@ class Services:
     seal_images: SealImageCommands
     certificates: CertificateCommands
     sealing: SealingCommands
+    exchange: ExchangeCommands
     clock: Clock
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -180,7 +184,7 @@ def build(settings: Settings) -> Services:
         KeyStore(settings.data_dir / "keys", settings.signing_secret.encode()),
         clock=clock.now,
     )
-
+    sealing = SealingCommands(runner, library, seal_images, certificates)
     outbox = OutboxGateway(views)
     return Services(
         settings=settings,
@@ -203,6 +207,7 @@ def build(settings: Settings) -> Services:
         library_imports=LibraryImports(library),
         seal_images=seal_images,
         certificates=certificates,
-        sealing=SealingCommands(runner, library, seal_images, certificates),
+        sealing=sealing,
+        exchange=ExchangeCommands(runner, library, sealing, views, engine),
         clock=clock,
     )

@@ -105,6 +105,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/seal-tasks/{task_id}/files/{document_id}/fail": {
         "code": "TOKEN_NOT_FOUND"
     },
+    "/api/v1/packages": {
+        "recipients": [{"name": "某公司", "enterprise_id": str(uuid.uuid4())}],
+        "items": [
+            {"record_id": str(uuid.uuid4()), "document_ids": [str(uuid.uuid4())]}
+        ],
+    },
+    "/api/v1/inbox/{delivery_id}/reject": {"reason": "资料不全"},
     "/api/v1/review-flows": FLOW,
     "/api/v1/review-flows/{flow_id}": FLOW,
 }

@@ -1,0 +1,217 @@
+"""Sending a sealed package and receiving it, through the API on PostgreSQL:
+compose, seal once, send to several recipients (one not on the platform);
+accept into the library (merging into a record in the recycle bin), reject,
+and a withdrawal refused after an acceptance."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from read_api.settings import Settings
+from tests.examples import credit_code
+from tests.integration.helpers import Api, running_api
+from tests.integration.test_sealing_api import pdf, ready_enterprise
+
+pytestmark = pytest.mark.integration
+LIB = "/api/v1/library"
+
+
+@pytest.fixture
+def api(pg_settings: Settings) -> Iterator[Api]:
+    with running_api(pg_settings) as driver:
+        yield driver
+
+
+def upload(api: Api, headers: dict[str, str], record: str, card: str, kind: str) -> str:
+    response = api.client.post(
+        f"{LIB}/records/{record}/documents",
+        files={"file": ("资质.pdf", pdf(), "application/pdf")},
+        data={"qualification_type": kind, "card": card},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["document_id"])
+
+
+def a_package(
+    api: Api, sender: dict[str, Any], recipients: list[dict[str, Any]]
+) -> str:
+    """Sender's enterprise dossier (business licence) and a drug with its
+    registration certificate, composed, sealed with the cloud certificate."""
+    headers = sender["headers"]
+    api.post("/api/v1/certificates/cloud", headers, {"password": "sign-pass-1"}, 201)
+    own = api.post(
+        f"{LIB}/records",
+        headers,
+        {"kind": "enterprise", "base": {"name": "发件医药", "uscc": credit_code(501)}},
+        201,
+    )["record_id"]
+    licence = upload(
+        api,
+        headers,
+        own,
+        orjson.dumps({"uscc": credit_code(501), "valid_until": "长期"}).decode(),
+        "business_licence",
+    )
+    drug = api.post(
+        f"{LIB}/records",
+        headers,
+        {
+            "kind": "drug",
+            "base": {
+                "product_name": "阿莫西林胶囊",
+                "approval_no": "国药准字H44021518",
+                "manufacturer": "某某制药厂",
+            },
+        },
+        201,
+    )["record_id"]
+    certificate = upload(
+        api,
+        headers,
+        drug,
+        '{"licence_no": "国药准字H44021518", "valid_until": "2029-01-01"}',
+        "drug_registration_certificate",
+    )
+    package = api.post(
+        "/api/v1/packages",
+        headers,
+        {
+            "recipients": recipients,
+            "items": [
+                {"record_id": own, "document_ids": [licence]},
+                {"record_id": drug, "document_ids": [certificate]},
+            ],
+        },
+        201,
+    )["package_id"]
+    sealed = api.post(
+        f"/api/v1/packages/{package}/seal", headers, {"password": "sign-pass-1"}
+    )
+    assert sealed["status"] == "sealed", sealed
+    return str(package)
+
+
+def inbox(api: Api, headers: dict[str, str], position: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.client.get(
+        "/api/v1/inbox", params={"after": position}, headers=headers
+    ).json()["items"]
+    return items
+
+
+def test_a_sealed_package_is_sent_accepted_into_the_library_and_rejected(
+    api: Api,
+) -> None:
+    sender = ready_enterprise(api)
+    receiver = api.verified()
+    other = api.verified()
+    rh = receiver["headers"]
+    binned = api.post(
+        f"{LIB}/records",
+        rh,
+        {"kind": "enterprise", "base": {"name": "发件医药", "uscc": credit_code(501)}},
+        201,
+    )["record_id"]
+    api.post(f"{LIB}/records/{binned}/delete", rh)
+    package = a_package(
+        api,
+        sender,
+        [
+            {"name": "收件一", "enterprise_id": receiver["enterprise_id"]},
+            {"name": "收件二", "enterprise_id": other["enterprise_id"]},
+            {"name": "未注册药房", "contact": "王五", "mobile": "13700001111"},
+        ],
+    )
+
+    sent = api.post(f"/api/v1/packages/{package}/send", sender["headers"])
+    waiting = inbox(api, rh, sent["position"])
+    delivery = waiting[0]["delivery_id"]
+    accepted = api.post(f"/api/v1/inbox/{delivery}/accept", rh)
+    twice = api.client.post(f"/api/v1/inbox/{delivery}/accept", headers=rh)
+    theirs = inbox(api, other["headers"], sent["position"])[0]["delivery_id"]
+    rejected = api.post(
+        f"/api/v1/inbox/{theirs}/reject", other["headers"], {"reason": "资料不全"}
+    )
+    withdraw = api.client.post(
+        f"/api/v1/packages/{package}/withdraw", headers=sender["headers"]
+    )
+    records = api.client.get(
+        f"{LIB}/records", params={"after": rejected["position"]}, headers=rh
+    ).json()["items"]
+    outbox = api.client.get(
+        "/api/v1/outbox", params={"per_recipient": True}, headers=sender["headers"]
+    ).json()["items"]
+
+    assert len(sent["deliveries"]) == 3
+    assert [(i["status"], i["files"]) for i in waiting] == [("waiting", 2)]
+    assert code_of(twice) == "PACKAGE_ALREADY_ACCEPTED"
+    assert code_of(withdraw) == "PACKAGE_ACCEPTED"
+    assert accepted["into"]
+    enterprise = next(r for r in records if r["kind"] == "enterprise")
+    assert enterprise["record_id"] == binned
+    assert enterprise["relation"] == "partner"
+    assert {r["kind"] for r in records} == {"enterprise", "drug"}
+    shown = api.client.get(f"{LIB}/records/{binned}", headers=rh).json()
+    assert [f["origin"] for f in shown["files"]] == ["received"]
+    assert shown["files"][0]["received_from"] == sender["enterprise_id"]
+    report = api.client.get(
+        f"{LIB}/records/{binned}/documents/{shown['files'][0]['document_id']}/verification",
+        headers=rh,
+    ).json()
+    assert report["valid"] is True
+    statuses = sorted(o["status"] for o in outbox)
+    assert statuses == ["accepted", "rejected", "waiting"]
+    assert rejected["delivery_id"] == theirs
+
+
+def code_of(response: Any) -> str:
+    return str(response.json()["code"])
+
+
+def test_a_package_waiting_everywhere_is_withdrawn_and_recipients_accept_at_once(
+    api: Api,
+) -> None:
+    sender = ready_enterprise(api)
+    receivers = [api.verified() for _ in range(4)]
+    package = a_package(
+        api,
+        sender,
+        [
+            {"name": f"收件{n}", "enterprise_id": r["enterprise_id"]}
+            for n, r in enumerate(receivers)
+        ],
+    )
+    sent = api.post(f"/api/v1/packages/{package}/send", sender["headers"])
+    deliveries = [inbox(api, r["headers"], sent["position"])[0] for r in receivers]
+    answers: list[int] = []
+
+    def accept(receiver: dict[str, Any], delivery: dict[str, Any]) -> None:
+        response = api.client.post(
+            f"/api/v1/inbox/{delivery['delivery_id']}/accept",
+            headers=receiver["headers"],
+        )
+        answers.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=accept, args=(r, d))
+        for r, d in zip(receivers[:3], deliveries[:3], strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other = ready_enterprise(api)
+    second = a_package(
+        api, other, [{"name": "收件", "enterprise_id": receivers[3]["enterprise_id"]}]
+    )
+    api.post(f"/api/v1/packages/{second}/send", other["headers"])
+    withdrawn = api.post(f"/api/v1/packages/{second}/withdraw", other["headers"])
+    left = inbox(api, receivers[3]["headers"], withdrawn["position"])
+
+    assert answers == [202, 202, 202]
+    assert sorted(i["status"] for i in left) == ["waiting", "withdrawn"]

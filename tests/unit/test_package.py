@@ -1,0 +1,125 @@
+"""Packages and deliveries with no I/O: the manual's limits (hypothesis), the
+package's way from composed to sent, and a delivery's one decision."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregates.catalogue import Kind
+from aggregates.errors import DomainError, InvalidValue
+from aggregates.package import (
+    MAX_PRODUCTS,
+    MAX_RECIPIENTS,
+    Delivery,
+    DeliveryStatus,
+    Item,
+    Package,
+    Recipient,
+    check_contents,
+)
+
+
+def recipients(count: int) -> list[Recipient]:
+    return [Recipient(name=f"收件{n}", enterprise_id=f"e{n}") for n in range(count)]
+
+
+def products(count: int) -> list[Item]:
+    return [Item(f"r{n}", Kind.DRUG, (f"d{n}",)) for n in range(count)]
+
+
+@given(
+    st.integers(0, MAX_RECIPIENTS + 20),
+    st.integers(0, MAX_PRODUCTS + 10),
+    st.integers(0, 2),
+)
+def test_a_package_is_refused_exactly_beyond_the_manuals_limits(
+    people: int, drugs: int, dossiers: int
+) -> None:
+    items = products(drugs) + [
+        Item(f"ent{n}", Kind.ENTERPRISE, ("licence",)) for n in range(dossiers)
+    ]
+    allowed = 1 <= people <= MAX_RECIPIENTS and drugs <= MAX_PRODUCTS
+    allowed = allowed and dossiers <= 1 and bool(items)
+
+    try:
+        check_contents(recipients(people), items)
+    except InvalidValue as e:
+        assert not allowed, e.code
+        return
+    assert allowed
+
+
+def test_a_recipient_chosen_twice_is_refused() -> None:
+    twice = [Recipient("甲", "e1"), Recipient("甲公司", "e1")]
+
+    with pytest.raises(InvalidValue) as refused:
+        check_contents(twice, products(1))
+
+    assert refused.value.code == "DUPLICATE_RECIPIENT"
+
+
+def sent_package() -> Package:
+    package = Package.compose(
+        enterprise_id="sender", recipients=recipients(3), items=products(2)
+    )
+    package.start_sealing("task-1")
+    package.sealed()
+    package.send()
+    return package
+
+
+def test_a_package_is_sent_only_once_sealed_and_names_a_delivery_per_recipient() -> (
+    None
+):
+    package = Package.compose(
+        enterprise_id="sender", recipients=recipients(3), items=products(2)
+    )
+
+    with pytest.raises(DomainError) as early:
+        package.send()
+    package.start_sealing("task-1")
+    package.sealed()
+    deliveries = package.send()
+
+    assert early.value.code == "PACKAGE_STATE"
+    assert len(set(deliveries)) == 3
+
+
+def delivery() -> Delivery:
+    package = sent_package()
+    return Delivery.deliver(
+        delivery=UUID(package.deliveries[0]),
+        sender_id="sender",
+        package_id=package.id,
+        recipient=Recipient("收件", "e9"),
+        records=[],
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "code"),
+    [
+        ("accept", "reject", "PACKAGE_ALREADY_ACCEPTED"),
+        ("reject", "accept", "PACKAGE_ALREADY_REJECTED"),
+        ("withdraw", "accept", "PACKAGE_WITHDRAWN"),
+        ("accept", "withdraw", "PACKAGE_ACCEPTED"),
+    ],
+)
+def test_a_delivery_takes_one_decision(first: str, then: str, code: str) -> None:
+    copy = delivery()
+    actions = {
+        "accept": lambda: copy.accept({}),
+        "reject": lambda: copy.reject("资料不全"),
+        "withdraw": copy.withdraw,
+    }
+
+    actions[first]()
+    with pytest.raises(DomainError) as refused:
+        actions[then]()
+
+    assert refused.value.code == code
+    assert copy.status is not DeliveryStatus.WAITING
