@@ -14,6 +14,16 @@ Languages
     ("Bae" for a two-character name) and lowered field accuracy on the
     evaluation set from 83 % to 76 % (clean) and 89 % to 80 % (degraded).
 
+Page segmentation
+    A page is read as one column of lines of varying sizes
+    (``PSM.SINGLE_COLUMN``), not with Tesseract's automatic layout analysis:
+    forms print a label column beside a value column, and the automatic
+    analysis cut them into separate blocks and at times dropped a block
+    whole (a label column, a short value), losing every field on those rows.
+    Read as one column, each printed row is one text line, label and value
+    together; on the evaluation set field accuracy rose from 85-95 % to
+    92-95 % (clean) and from 89-93 % to 92-93 % (degraded), no slower.
+
 Language data
     ``SHOUYING_TESSDATA`` names the folder holding ``chi_sim.traineddata`` and
     ``eng.traineddata``; without it the Debian packages' folder
@@ -77,6 +87,9 @@ class EngineSettings:
     lang: str = DEFAULT_LANG
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     timeout_seconds: float = 30.0
+    # Tesseract's page segmentation mode for the page pass (see the module
+    # docstring for why a single column).
+    page_segmentation: int = tesserocr.PSM.SINGLE_COLUMN
 
 
 class Engine:
@@ -89,7 +102,7 @@ class Engine:
             self._api = tesserocr.PyTessBaseAPI(
                 path=path,
                 lang=self.settings.lang,
-                psm=tesserocr.PSM.AUTO,
+                psm=self.settings.page_segmentation,
                 oem=tesserocr.OEM.LSTM_ONLY,
             )
         except RuntimeError as e:

@@ -19,10 +19,15 @@ A second reading (``reread``, given by the service) is asked only where the
 first is in doubt by the value's own grammar: a code or date that did not
 read, a licence or approval number that does not start with a province
 abbreviation or 国. Its value is taken only where it fills what the first
-lacked, or (for numbers) where it has the prefix the first lacked. Names and
-free text are read again only where nothing was read beside their label: on
-the evaluation set a second reading of a value the first had read was wrong
-more often than the first, at any scale.
+lacked, or (for numbers) where it has the prefix the first lacked. Free text
+is read again only where nothing was read beside their label: on the
+evaluation set a second reading of a value the first had read was wrong more
+often than the first, at any scale. A person's name is read again where it
+does not start with a surname (a closed set,
+:data:`~ocr_service.normalise.SURNAMES`), and only its first character is
+taken from that reading, when it is a surname (or a stray glyph the first
+reading put before the surname is dropped). A date or term whose label was
+read with two or more characters wrong is found by its value's grammar.
 
 Labels the first reading damaged are still found: a long label missing its
 first character at the start of a row, and an exact label in a second column
@@ -38,12 +43,14 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Any
 
 from ocr_service.matching import find_all
 from ocr_service.normalise import (
     LONG_TERM,
     NUMBER_PREFIXES,
+    SURNAMES,
     find_dates,
     fold,
     normalise_date,
@@ -579,6 +586,8 @@ def extract(
                 again = reread(boxes, reads)
                 if again is not None:
                     found = _prefer(reads, found, _read(reads, keys, again, today))
+            if reread is not None and reads == "name":
+                found = _reread_surname(reader, span, found, reread)
             box = to_original(reader.box(span))
             confidence = reader.confidence(span)
             for key, value, factor in found:
@@ -626,6 +635,36 @@ def _read_beside(
     for key, value, _ in _read(hit.label.reads, hit.label.keys, again, today):
         if key not in fields and key in allowed:
             fields[key] = Field(value, 0.5, to_original(box))
+
+
+def _reread_surname(
+    reader: _Reader,
+    span: _Span,
+    found: list[tuple[str, str, float]],
+    reread: Reread,
+) -> list[tuple[str, str, float]]:
+    """``found`` (a person's name) with a first character that is no surname
+    taken from a second reading of the name's box, where that reading starts
+    with a surname. The rest of the name is kept as first read: a second
+    reading of a given name is no better than the first."""
+    if not found or found[0][1][:1] in SURNAMES:
+        return found
+    key, name, factor = found[0]
+    row_index, start, end = span.pieces[0]
+    row = reader.rows[row_index]
+    at = row.text.find(name, start, end)
+    if at < 0:
+        return found
+    again = reread((row.span_box(at, at + len(name)),), "name")
+    other = _clean_name(again) if again else None
+    if other is None or other[0] not in SURNAMES:
+        return found
+    if len(other) == len(name):
+        return [(key, other[0] + name[1:], factor), *found[1:]]
+    if len(other) == len(name) - 1 and other[1:] == name[2:]:
+        # The first reading had a stray glyph before the surname.
+        return [(key, other[0] + name[2:], factor), *found[1:]]
+    return found
 
 
 def _prefixed(value: str) -> bool:
@@ -691,6 +730,7 @@ def _fill_from_page(
                     box,
                 )
                 break
+    _fill_damaged_labels(reader, fields, allowed, to_original, today)
     if (
         "issued_on" in allowed
         and "issued_on" not in fields
@@ -722,6 +762,62 @@ def _fill_from_page(
             fields["sex"] = Field(
                 sex, number.confidence * 0.95, previous.box if previous else number.box
             )
+
+
+# Labels whose value has a grammar (dates, terms) strict enough to confirm a
+# label read with more than one character wrong, and how much of the label
+# (difflib's ratio) must still be there.
+_CONFIRMED_BY_VALUE = frozenset({"date", "term", "term_end", "validity"})
+_DAMAGED_LABEL_RATIO = 0.5
+_LEADING_DIGIT = re.compile(r"[0-9]")
+
+
+def _fill_damaged_labels(
+    reader: _Reader,
+    fields: dict[str, Field],
+    allowed: frozenset[str],
+    to_original: Callable[[Box], Box],
+    today: date | None,
+) -> None:
+    """Fields whose label was read with two or more characters wrong
+    (``有效贿良`` for ``有效期限``): a row starting with no label found, whose
+    text before its first digit is at least half like a date or term label,
+    and whose rest reads as that label's value. Of the labels equally like
+    it, the one whose value reading yields the most missing fields wins."""
+    for index, row in enumerate(reader.rows):
+        text = row.text
+        digit = _LEADING_DIGIT.search(text)
+        if digit is None or digit.start() < 2:
+            continue
+        if any(h.start < digit.start() for h in reader.hits[index]):
+            continue
+        head = text[: digit.start()].rstrip(_SEPARATORS + "。")
+        best: tuple[float, int, list[tuple[str, str, float]]] | None = None
+        for label in _LABELS:
+            if label.reads not in _CONFIRMED_BY_VALUE:
+                continue
+            if label.kinds is not None and reader.kind not in label.kinds:
+                continue
+            missing = [k for k in label.keys if k in allowed and k not in fields]
+            if not missing:
+                continue
+            tail = head[-(len(label.text) + 1) :]
+            ratio = SequenceMatcher(None, tail, label.text).ratio()
+            if ratio < _DAMAGED_LABEL_RATIO:
+                continue
+            found = [
+                f
+                for f in _read(label.reads, label.keys, text[digit.start() :], today)
+                if f[0] in missing
+            ]
+            if found and (best is None or (ratio, len(found)) > best[:2]):
+                best = (ratio, len(found), found)
+        if best is None:
+            continue
+        span = _Span(((index, digit.start(), len(text)),))
+        box = to_original(reader.box(span))
+        for key, value, _ in best[2]:
+            fields[key] = Field(value, reader.confidence(span) * 0.9, box)
 
 
 def _fill_issue_date(

@@ -33,6 +33,7 @@ from aggregates.identifiers import InvalidIdentifier, check_id_number, repair_us
 __all__ = [
     "LONG_TERM",
     "NUMBER_PREFIXES",
+    "SURNAMES",
     "DateMatch",
     "Term",
     "find_dates",
@@ -49,6 +50,22 @@ LONG_TERM = "long-term"
 # abbreviation, or 国 for a national one.
 NUMBER_PREFIXES = (
     "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新港澳台国"
+)
+
+# The first character of a Chinese person's name: the surnames borne by
+# nearly all of the population (the commonest few hundred, and the first
+# characters of the common two-character surnames). A closed set, so a name
+# read with any other first character was misread there.
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
+    "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹"
+    "孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康"
+    "施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁"
+    "尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁"
+    "蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷"
+    "晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖"
+    "巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺"
+    "楼盘满闻位厉伊仝区郜海练萧钦揭诸上皇令轩慕尉宇呼端公东西"
 )
 
 # Characters OCR engines read in place of digits, by the digit they stand for.

@@ -284,9 +284,6 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
         )
     if options.binarise:
         flat = _flatten(working)
-        grey = np.asarray(flat, dtype=np.uint8)
-        threshold = _otsu(grey)
-        working = Image.fromarray(
-            np.where(grey > threshold, 255, 0).astype(np.uint8), mode="L"
-        )
+        threshold = _otsu(np.asarray(flat, dtype=np.uint8))
+        working = flat.point(lambda v: 255 if v > threshold else 0)
     return Prepared(working, (width, height), scale, angle, empty=False)

@@ -18,7 +18,8 @@ page's result is returned (the first page's if no kind is recognised).
 Values in doubt (see :mod:`ocr_service.fields`) are read a second time from
 the image as submitted, cropped to the value's box, straightened, scaled to
 a fixed text height and read as one line by the worker's second Tesseract
-instance, with the characters the value may hold (codes, dates); a number's
+instance, with the characters the value may hold (codes, dates; a person's
+name whose first character is no surname is read the same way); a number's
 leading character that is no province abbreviation is read once more on its
 own, restricted to them.
 Failures raise an :class:`~ocr_service.errors.OcrError` with a stable code;

@@ -291,3 +291,68 @@ def test_a_label_with_nothing_read_beside_it_is_read_again_to_its_right() -> Non
     assert found["legal_representative"].confidence == 0.5
     (box,) = asked[0]
     assert box[0] >= 50 and box[2] - box[0] >= 100
+
+
+PROXY = [
+    "授权委托书",
+    "委托单位:福州康宁医药有限公司",
+    "法定代表人:喜桂军",
+]
+
+
+def test_a_name_not_starting_with_a_surname_takes_a_second_reading_of_it() -> None:
+    asked, reread = reading("袁桂年")
+
+    found = extract(rows_from_text(PROXY), "power_of_attorney", reread=reread)
+
+    # Only the surname is taken: the given name stays as first read.
+    assert found["legal_representative"].value == "袁桂军"
+    assert len(asked) == 1
+
+
+def test_a_stray_glyph_read_before_a_surname_is_dropped() -> None:
+    lines = [*PROXY]
+    lines[2] = "法定代表人:和孔文玉"
+    _, reread = reading("孔文玉")
+
+    found = extract(rows_from_text(lines), "power_of_attorney", reread=reread)
+
+    assert found["legal_representative"].value == "孔文玉"
+
+
+@pytest.mark.parametrize("second", ["效桂军", "袁桂", "", "12"])
+def test_a_name_keeps_its_first_reading_unless_the_second_starts_with_a_surname(
+    second: str,
+) -> None:
+    _, reread = reading(second)
+
+    found = extract(rows_from_text(PROXY), "power_of_attorney", reread=reread)
+
+    assert found["legal_representative"].value == "喜桂军"
+
+
+def test_a_term_label_two_characters_wrong_is_confirmed_by_its_value() -> None:
+    lines = [
+        "中华人民共和国",
+        "居民身份证",
+        "签发机关  福州市公安局鼓楼分局",
+        "有效贿良。2023.08.14-2043.08.14",
+    ]
+
+    found = values(lines, "id_card_back")
+
+    assert found["valid_from"] == "2023-08-14"
+    assert found["valid_until"] == "2043-08-14"
+
+
+def test_a_row_unlike_any_date_label_is_not_taken_for_one() -> None:
+    lines = [
+        "中华人民共和国",
+        "居民身份证",
+        "签发机关  福州市公安局鼓楼分局",
+        "电话号码  2023.08.14",
+    ]
+
+    found = values(lines, "id_card_back")
+
+    assert "valid_from" not in found and "valid_until" not in found
