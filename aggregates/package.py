@@ -35,11 +35,18 @@ MESSAGE_MAX_LENGTH = 500
 _DELIVERIES = uuid5(NAMESPACE_URL, "urn:shouying:delivery")
 
 
-def delivery_id(package_id: UUID | str, recipient_key: str) -> UUID:
-    return uuid5(_DELIVERIES, f"{package_id}:{recipient_key}")
+def delivery_id(package_id: UUID | str, recipient_key: str, round_: int = 1) -> UUID:
+    """A recipient's copy of the package's ``round_``-th sending (a package
+    withdrawn and sent again reaches each recipient anew)."""
+    suffix = "" if round_ == 1 else f":{round_}"
+    return uuid5(_DELIVERIES, f"{package_id}:{recipient_key}{suffix}")
 
 
 class PackageStatus(enum.StrEnum):
+    #: Composed, not yet submitted (edited, or withdrawn and back here).
+    DRAFT = "draft"
+    UNDER_REVIEW = "under_review"
+    REVIEW_FAILED = "review_failed"
     TO_SEAL = "to_seal"
     READY = "ready_to_send"
     SENT = "sent"
@@ -48,6 +55,7 @@ class PackageStatus(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     WAITING = "waiting"
+    UNDER_REVIEW = "under_review"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
@@ -178,14 +186,57 @@ def check_contents(recipients: Sequence[Recipient], items: Sequence[Item]) -> No
         raise InvalidValue("a record is chosen twice", field="items")
 
 
+def _check_package(
+    enterprise_id: str, recipients: Sequence[Recipient], items: Sequence[Item]
+) -> None:
+    check_contents(recipients, items)
+    if any(r.enterprise_id == enterprise_id for r in recipients):
+        raise InvalidValue("an enterprise does not send to itself", field="recipients")
+
+
 class Package(TracedAggregate):
     class Composed(TracedAggregate.Created):
         recipients: list[dict[str, Any]]
         items: list[dict[str, Any]]
+        #: The package this one supplements (补发): more files, same recipients.
+        supplements: str | None
 
         def summary(self) -> str:
             files = sum(len(i["document_ids"]) for i in self.items)
             return f"package of {files} files to {len(self.recipients)} recipients"
+
+    class Submitted(TracedAggregate.Event):
+        """Submitted for sealing: through a review flow, or skipping review
+        where the enterprise allows it (``flow_id`` None)."""
+
+        flow_id: str | None
+
+        def summary(self) -> str:
+            return "submitted for review" if self.flow_id else "submitted, no review"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.flow_id = self.flow_id
+            aggregate.status = (
+                PackageStatus.UNDER_REVIEW if self.flow_id else PackageStatus.TO_SEAL
+            )
+
+    class ReviewFinished(TracedAggregate.Event):
+        passed: bool
+
+        def summary(self) -> str:
+            return "review passed" if self.passed else "review failed"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = (
+                PackageStatus.TO_SEAL if self.passed else PackageStatus.REVIEW_FAILED
+            )
+
+    class Discarded(TracedAggregate.Event):
+        def summary(self) -> str:
+            return "deleted from the dispatch queue"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.discarded = True
 
     class SealStarted(TracedAggregate.Event):
         task_id: str
@@ -212,6 +263,24 @@ class Package(TracedAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.status = PackageStatus.SENT
             aggregate.deliveries = list(self.deliveries)
+            aggregate.rounds += 1
+
+    class Revised(TracedAggregate.Event):
+        """A withdrawn or unsubmitted package edited: it is submitted, reviewed
+        and sealed again."""
+
+        recipients: list[dict[str, Any]]
+        items: list[dict[str, Any]]
+
+        def summary(self) -> str:
+            return "package edited"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._contents(self.recipients, self.items)
+            aggregate.revisions += 1
+            aggregate.status = PackageStatus.DRAFT
+            aggregate.flow_id = None
+            aggregate.seal_task_id = None
 
     class Withdrawn(TracedAggregate.Event):
         def summary(self) -> str:
@@ -221,6 +290,23 @@ class Package(TracedAggregate):
             aggregate.status = PackageStatus.WITHDRAWN
 
     def __init__(
+        self,
+        recipients: list[dict[str, Any]],
+        items: list[dict[str, Any]],
+        supplements: str | None,
+    ) -> None:
+        self._contents(recipients, items)
+        self.supplements = supplements
+        self.rounds = 0
+        #: Edits after a withdrawal; each edited package is reviewed anew.
+        self.revisions = 0
+        self.status = PackageStatus.DRAFT
+        self.flow_id: str | None = None
+        self.seal_task_id: str | None = None
+        self.deliveries: list[str] = []
+        self.discarded = False
+
+    def _contents(
         self, recipients: list[dict[str, Any]], items: list[dict[str, Any]]
     ) -> None:
         self.recipients = [Recipient(**r) for r in recipients]
@@ -228,9 +314,6 @@ class Package(TracedAggregate):
             Item(i["record_id"], Kind(i["kind"]), tuple(i["document_ids"]))
             for i in items
         ]
-        self.status = PackageStatus.TO_SEAL
-        self.seal_task_id: str | None = None
-        self.deliveries: list[str] = []
 
     @classmethod
     def compose(
@@ -239,19 +322,66 @@ class Package(TracedAggregate):
         enterprise_id: str,
         recipients: Sequence[Recipient],
         items: Sequence[Item],
+        supplements: str | None = None,
     ) -> Package:
-        check_contents(recipients, items)
-        if any(r.enterprise_id == enterprise_id for r in recipients):
-            raise InvalidValue(
-                "an enterprise does not send to itself", field="recipients"
-            )
+        _check_package(enterprise_id, recipients, items)
         return cls._create(
             cls.Composed,
             id=uuid4(),
             enterprise_id=enterprise_id,
             recipients=[r.as_dict() for r in recipients],
             items=[i.as_dict() for i in items],
+            supplements=supplements,
         )
+
+    def supplement(self, items: Sequence[Item]) -> Package:
+        """A new package of more files to this one's recipients (补发),
+        through review again where a flow applies."""
+        if self.status is not PackageStatus.SENT:
+            raise StateConflict(
+                "only a sent package is supplemented", code="PACKAGE_STATE"
+            )
+        return Package.compose(
+            enterprise_id=self.enterprise_id,
+            recipients=self.recipients,
+            items=items,
+            supplements=str(self.id),
+        )
+
+    def revise(self, recipients: Sequence[Recipient], items: Sequence[Item]) -> None:
+        """Edits a package not yet submitted, or withdrawn."""
+        self._in({PackageStatus.DRAFT, PackageStatus.WITHDRAWN}, "edited")
+        _check_package(self.enterprise_id, recipients, items)
+        self.trigger_event(
+            self.Revised,
+            recipients=[r.as_dict() for r in recipients],
+            items=[i.as_dict() for i in items],
+        )
+
+    def submit(self, flow_id: str | None) -> None:
+        self._in({PackageStatus.DRAFT}, "submitted")
+        self.trigger_event(self.Submitted, flow_id=flow_id)
+
+    def finish_review(self, passed: bool) -> None:
+        """The final level's verdict: sealing may go on, or is blocked."""
+        self._in({PackageStatus.UNDER_REVIEW}, "reviewed")
+        self.trigger_event(self.ReviewFinished, passed=passed)
+
+    def discard(self) -> None:
+        """Deletes a task from the dispatch queue: one whose review failed,
+        or one not yet sealed or sent."""
+        self._in(
+            {
+                PackageStatus.DRAFT,
+                PackageStatus.REVIEW_FAILED,
+                PackageStatus.TO_SEAL,
+                PackageStatus.WITHDRAWN,
+            },
+            "deleted",
+        )
+        if self.seal_task_id is not None and self.status is PackageStatus.TO_SEAL:
+            raise StateConflict("the package is being sealed", code="PACKAGE_STATE")
+        self.trigger_event(self.Discarded)
 
     def files(self) -> list[tuple[str, str]]:
         return [(i.record_id, d) for i in self.items for d in i.document_ids]
@@ -269,9 +399,10 @@ class Package(TracedAggregate):
         self.trigger_event(self.Ready)
 
     def send(self) -> list[UUID]:
-        """The deliveries to create, one per recipient."""
-        self._in({PackageStatus.READY}, "sent")
-        ids = [delivery_id(self.id, r.key) for r in self.recipients]
+        """The deliveries to create, one per recipient. A withdrawn package
+        may be sent again as it is (its files are sealed)."""
+        self._in({PackageStatus.READY, PackageStatus.WITHDRAWN}, "sent")
+        ids = [delivery_id(self.id, r.key, self.rounds + 1) for r in self.recipients]
         self.trigger_event(self.Sent, deliveries=[str(i) for i in ids])
         return ids
 
@@ -282,6 +413,8 @@ class Package(TracedAggregate):
         self.trigger_event(self.Withdrawn)
 
     def _in(self, allowed: set[PackageStatus], what: str) -> None:
+        if self.discarded:
+            raise StateConflict("the package was deleted", code="PACKAGE_DELETED")
         if self.status not in allowed:
             raise StateConflict(
                 f"a package that is {self.status.value} cannot be {what}",
@@ -339,6 +472,7 @@ class Delivery(TracedAggregate):
         self.status = DeliveryStatus.WAITING
         self.into: dict[str, str] = {}
         self.reason: str | None = None
+        self.flow_id: str | None = None
 
     @classmethod
     def deliver(
@@ -359,15 +493,37 @@ class Delivery(TracedAggregate):
             records=records,
         )
 
-    def is_for(self, enterprise_id: str) -> bool:
-        return self.recipient.enterprise_id == enterprise_id
+    def is_for(self, enterprise_id: str, mobile: str | None = None) -> bool:
+        """Addressed to the enterprise; or, named by a mobile number before it
+        was on the platform, to the holder of that number."""
+        if self.recipient.enterprise_id is not None:
+            return self.recipient.enterprise_id == enterprise_id
+        return mobile is not None and self.recipient.mobile == mobile
+
+    class ReviewStarted(TracedAggregate.Event):
+        flow_id: str
+
+        def summary(self) -> str:
+            return "accept-side review started"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = DeliveryStatus.UNDER_REVIEW
+            aggregate.flow_id = self.flow_id
+
+    def start_review(self, flow_id: str) -> None:
+        """Accepting through the recipient's review flow: the files reach the
+        library when its final level passes them."""
+        self._waiting("reviewed")
+        self.trigger_event(self.ReviewStarted, flow_id=flow_id)
 
     def accept(self, into: Mapping[str, str]) -> None:
-        self._waiting("accepted")
+        if self.status is not DeliveryStatus.UNDER_REVIEW:
+            self._waiting("accepted")
         self.trigger_event(self.Accepted, into=dict(into))
 
     def reject(self, reason: str) -> None:
-        self._waiting("rejected")
+        if self.status is not DeliveryStatus.UNDER_REVIEW:
+            self._waiting("rejected")
         cleaned = tidy(reason)
         if cleaned is None or len(cleaned) > MESSAGE_MAX_LENGTH:
             raise InvalidValue(
@@ -382,6 +538,12 @@ class Delivery(TracedAggregate):
                 f"{self.recipient.name} has accepted the package; it can no longer "
                 "be withdrawn",
                 code="PACKAGE_ACCEPTED",
+            )
+        if self.status is DeliveryStatus.UNDER_REVIEW:
+            raise StateConflict(
+                f"{self.recipient.name} is reviewing the package; it can no longer "
+                "be withdrawn",
+                code="PACKAGE_UNDER_REVIEW",
             )
         if self.status is DeliveryStatus.WAITING:
             self.trigger_event(self.Withdrawn)

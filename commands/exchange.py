@@ -23,14 +23,17 @@ from aggregates.dossier import Dossier, Origin, Status
 from aggregates.errors import InvalidValue, StateConflict
 from aggregates.package import (
     Delivery,
+    DeliveryStatus,
     Item,
     Package,
+    PackageStatus,
     check_recipient,
 )
 from commands.errors import NotFound
 from commands.library import LibraryCommands
 from commands.platform import Caller, CommandResult, CommandRunner, Outcome
 from commands.sealing import SealingCommands
+from commands.sms import SmsGateway
 from projections.engine import Engine
 from projections.library import find_record
 from projections.store import ViewDatabase
@@ -62,12 +65,14 @@ class ExchangeCommands:
         sealing: SealingCommands,
         views: ViewDatabase,
         engine: Engine,
+        sms: SmsGateway | None = None,
     ) -> None:
         self.runner = runner
         self.library = library
         self.sealing = sealing
         self.views = views
         self.engine = engine
+        self.sms = sms
 
     # --- the sender ---------------------------------------------------------------
 
@@ -80,21 +85,7 @@ class ExchangeCommands:
         """A package of records and chosen files of the caller's library to up
         to 100 recipients. Deprecated files cannot be chosen."""
         checked = [check_recipient(r, n) for n, r in enumerate(recipients)]
-        chosen: list[Item] = []
-        for number, raw in enumerate(items):
-            record = self.library.own(caller, UUID(str(raw["record_id"])))
-            documents = tuple(str(d) for d in raw.get("document_ids", ()))
-            for document_id in documents:
-                doc = record.document(document_id)
-                if doc.deleted:
-                    raise NotFound(f"no file {document_id} in record {record.id}")
-                if doc.status is Status.DEPRECATED:
-                    raise InvalidValue(
-                        f"the file {doc.name} is deprecated and cannot be sent",
-                        field=f"items[{number}].document_ids",
-                        code="DOCUMENT_DEPRECATED",
-                    )
-            chosen.append(Item(str(record.id), record.kind, documents))
+        chosen = self._items(caller, items)
 
         def work() -> Outcome:
             package = Package.compose(
@@ -110,6 +101,27 @@ class ExchangeCommands:
         }
         return self.runner.run(caller, "compose_package", arguments, work)
 
+    def submit(
+        self, caller: Caller, package_id: UUID, flow_id: str | None
+    ) -> CommandResult:
+        """Submits a composed package: skipping review (no flow), or into the
+        review of a send-triggered flow of the enterprise (see
+        :mod:`commands.review`)."""
+        if flow_id is not None:
+            raise InvalidValue(
+                "review before sending is started by the review commands",
+                field="flow_id",
+            )
+
+        def work() -> Outcome:
+            package = self.own(caller, package_id)
+            package.submit(None)
+            return Outcome([package], {"package_id": str(package_id)}, package)
+
+        return self.runner.run(
+            caller, "submit_package", {"package": str(package_id)}, work
+        )
+
     def seal(
         self,
         caller: Caller,
@@ -122,6 +134,11 @@ class ExchangeCommands:
         with the cloud certificate at once; with a token, the returned task is
         driven through the device bridge, then :meth:`confirm_sealed`."""
         package = self.own(caller, package_id)
+        if package.status is not PackageStatus.TO_SEAL:
+            raise StateConflict(
+                f"a package that is {package.status.value} is not sealed",
+                code="PACKAGE_STATE",
+            )
         if package.seal_task_id is None:
             started = self.sealing.start(
                 caller,
@@ -191,9 +208,36 @@ class ExchangeCommands:
                 extra={"deliveries": [str(d) for d in ids]},
             )
 
-        return self.runner.run(
+        result = self.runner.run(
             caller, "send_package", {"package": str(package_id)}, work
         )
+        if not result.replayed:
+            self._tell_unregistered(caller, package_id)
+        return result
+
+    def _tell_unregistered(self, caller: Caller, package_id: UUID) -> None:
+        """Recipients not on the platform learn of the package by SMS; they
+        see it as guests, or once they register (manual 6.1)."""
+        if self.sms is None:
+            return
+        package = self.own(caller, package_id)
+        sender: Any = self.runner.app.repository.get(UUID(caller.enterprise_id))
+        for recipient in package.recipients:
+            if recipient.enterprise_id is None and recipient.mobile:
+                self.sms.send(
+                    recipient.mobile,
+                    f"【首营平台】{sender.name}向{recipient.name}发送了首营资料，"
+                    "请以本手机号登录首营平台查看。",
+                )
+
+    def mobile_of(self, caller: Caller) -> str | None:
+        """The caller's mobile number: a guest's, or its account's."""
+        try:
+            found: Any = self.runner.app.repository.get(UUID(caller.account_id))
+        except (AggregateNotFoundError, ValueError):
+            return None
+        mobile = getattr(found, "mobile", None)
+        return str(mobile) if mobile else None
 
     def withdraw(self, caller: Caller, package_id: UUID) -> CommandResult:
         """Takes a sent package back while no recipient has accepted it."""
@@ -221,27 +265,10 @@ class ExchangeCommands:
 
         def work() -> Outcome:
             delivery = self._delivery(caller, delivery_id)
-            changed: dict[str, Dossier] = {}
-            into: dict[str, str] = {}
-            for record in delivery.records:
-                target = self._target(caller, record, changed, delivery.enterprise_id)
-                for doc in record["documents"]:
-                    target.add_document(
-                        qualification_type=doc["qualification_type"],
-                        name=doc["name"],
-                        blob=doc["blob"],
-                        media_type=doc["media_type"],
-                        size=doc["size"],
-                        pages=doc["pages"],
-                        card=doc["card"],
-                        today=self.library.today(),
-                        origin=Origin.RECEIVED,
-                        received_from=delivery.enterprise_id,
-                    )
-                changed[str(target.id)] = target
-                into[record["record_id"]] = str(target.id)
+            _check_not_in_review(delivery, "accepted")
+            changed, into = self.take_into_library(caller, delivery)
             delivery.accept(into)
-            to_save: list[TracedAggregate] = [delivery, *changed.values()]
+            to_save: list[TracedAggregate] = [delivery, *changed]
             return Outcome(
                 to_save,
                 {"delivery_id": str(delivery_id)},
@@ -256,11 +283,76 @@ class ExchangeCommands:
     def reject(self, caller: Caller, delivery_id: UUID, reason: str) -> CommandResult:
         def work() -> Outcome:
             delivery = self._delivery(caller, delivery_id)
+            _check_not_in_review(delivery, "rejected")
             delivery.reject(reason)
             return Outcome([delivery], {"delivery_id": str(delivery_id)}, delivery)
 
         arguments = {"delivery": str(delivery_id), "reason": reason}
         return self.runner.run(caller, "reject_delivery", arguments, work)
+
+    def take_into_library(
+        self, caller: Caller, delivery: Delivery
+    ) -> tuple[list[Dossier], dict[str, str]]:
+        """Merges a delivery's files into the caller's library: the records
+        changed or opened, and the sent record id -> the record it went into.
+        Also how an accept-side review that passes ends (commands.review)."""
+        changed: dict[str, Dossier] = {}
+        into: dict[str, str] = {}
+        for record in delivery.records:
+            target = self._target(caller, record, changed, delivery.enterprise_id)
+            for doc in record["documents"]:
+                target.add_document(
+                    qualification_type=doc["qualification_type"],
+                    name=doc["name"],
+                    blob=doc["blob"],
+                    media_type=doc["media_type"],
+                    size=doc["size"],
+                    pages=doc["pages"],
+                    card=doc["card"],
+                    today=self.library.today(),
+                    origin=Origin.RECEIVED,
+                    received_from=delivery.enterprise_id,
+                )
+            changed[str(target.id)] = target
+            into[record["record_id"]] = str(target.id)
+        return list(changed.values()), into
+
+    def supplement(
+        self, caller: Caller, package_id: UUID, items: Sequence[Mapping[str, Any]]
+    ) -> CommandResult:
+        """More files to a sent package's recipients (补发): a package of its
+        own, submitted, reviewed and sealed like any other."""
+        chosen = self._items(caller, items)
+
+        def work() -> Outcome:
+            more = self.own(caller, package_id).supplement(chosen)
+            return Outcome([more], {"package_id": str(more.id)}, more, created=True)
+
+        arguments = {"package": str(package_id), "items": [i.as_dict() for i in chosen]}
+        return self.runner.run(caller, "supplement_package", arguments, work)
+
+    def revise(
+        self,
+        caller: Caller,
+        package_id: UUID,
+        recipients: Sequence[Mapping[str, Any]],
+        items: Sequence[Mapping[str, Any]],
+    ) -> CommandResult:
+        """Edits a package not yet submitted, or withdrawn."""
+        checked = [check_recipient(r, n) for n, r in enumerate(recipients)]
+        chosen = self._items(caller, items)
+
+        def work() -> Outcome:
+            package = self.own(caller, package_id)
+            package.revise(checked, chosen)
+            return Outcome([package], {"package_id": str(package_id)}, package)
+
+        arguments = {
+            "package": str(package_id),
+            "recipients": [r.as_dict() for r in checked],
+            "items": [i.as_dict() for i in chosen],
+        }
+        return self.runner.run(caller, "revise_package", arguments, work)
 
     def delivery_files(
         self, caller: Caller, delivery_id: UUID
@@ -279,6 +371,26 @@ class ExchangeCommands:
         ]
 
     # --- plumbing -------------------------------------------------------------------
+
+    def _items(self, caller: Caller, items: Sequence[Mapping[str, Any]]) -> list[Item]:
+        """The chosen records of the caller's library and their files;
+        deprecated files cannot be chosen (manual 6.1)."""
+        chosen: list[Item] = []
+        for number, raw in enumerate(items):
+            record = self.library.own(caller, UUID(str(raw["record_id"])))
+            documents = tuple(str(d) for d in raw.get("document_ids", ()))
+            for document_id in documents:
+                doc = record.document(document_id)
+                if doc.deleted:
+                    raise NotFound(f"no file {document_id} in record {record.id}")
+                if doc.status is Status.DEPRECATED:
+                    raise InvalidValue(
+                        f"the file {doc.name} is deprecated and cannot be sent",
+                        field=f"items[{number}].document_ids",
+                        code="DOCUMENT_DEPRECATED",
+                    )
+            chosen.append(Item(str(record.id), record.kind, documents))
+        return chosen
 
     def own(self, caller: Caller, package_id: UUID) -> Package:
         found: Any
@@ -299,7 +411,9 @@ class ExchangeCommands:
             found = self.runner.app.repository.get(delivery_id)
         except AggregateNotFoundError:
             found = None
-        if not isinstance(found, Delivery) or not found.is_for(caller.enterprise_id):
+        if not isinstance(found, Delivery) or not found.is_for(
+            caller.enterprise_id, self.mobile_of(caller)
+        ):
             raise NotFound(f"no package {delivery_id} in the inbox")
         return found
 
@@ -376,4 +490,16 @@ class ExchangeCommands:
             origin=Origin.RECEIVED,
             received_from=sender,
             dossier_id=record_id,
+        )
+
+
+def _check_not_in_review(delivery: Delivery, what: str) -> None:
+    """A delivery under the recipient's review is decided by its final
+    reviewer alone; accepting or rejecting it directly would skip the review
+    and leave its flow locked (see commands.review)."""
+    if delivery.status is DeliveryStatus.UNDER_REVIEW:
+        raise StateConflict(
+            f"the package is under review and cannot be {what} directly; its "
+            "final reviewer decides",
+            code="PACKAGE_UNDER_REVIEW",
         )

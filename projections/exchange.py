@@ -3,12 +3,13 @@ per recipient) and inbox (one row per delivery addressed to it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from projections.engine import Engine, Projection
 from projections.events import EventRecord, iso
-from projections.store import Tx
+from projections.store import LIKE_ESCAPE, Tx, contains
 
 
 class ExchangeView(Projection):
@@ -23,6 +24,8 @@ class ExchangeView(Projection):
             " files INTEGER NOT NULL,"
             " summary TEXT NOT NULL,"
             " submitter TEXT NOT NULL,"
+            " category TEXT NOT NULL,"
+            " seal_task_id TEXT,"
             " composed_at TEXT NOT NULL,"
             " updated_at TEXT NOT NULL)"
         ),
@@ -36,6 +39,7 @@ class ExchangeView(Projection):
             " recipient_mobile TEXT,"
             " summary TEXT NOT NULL,"
             " files INTEGER NOT NULL,"
+            " category TEXT NOT NULL,"
             " message TEXT,"
             " status TEXT NOT NULL,"
             " reason TEXT,"
@@ -56,8 +60,8 @@ class ExchangeView(Projection):
             files = sum(len(i["document_ids"]) for i in data["items"])
             tx.execute(
                 f"INSERT INTO {packages} (package_id, enterprise_id, status,"
-                " recipients, files, summary, submitter, composed_at, updated_at)"
-                " VALUES (%s, %s, 'to_seal', %s, %s, %s, %s, %s, %s)",
+                " recipients, files, summary, submitter, category, composed_at,"
+                " updated_at) VALUES (%s, %s, 'draft', %s, %s, %s, %s, %s, %s, %s)",
                 (
                     event.originator_id,
                     event.enterprise_id,
@@ -65,19 +69,45 @@ class ExchangeView(Projection):
                     files,
                     f"{len(data['items'])} records, {files} files",
                     event.actor,
+                    _category(i["kind"] for i in data["items"]),
                     when,
                     when,
                 ),
             )
-        elif kind in ("Package.Ready", "Package.Sent", "Package.Withdrawn"):
-            status = {
-                "Package.Ready": "ready_to_send",
-                "Package.Sent": "sent",
-                "Package.Withdrawn": "withdrawn",
-            }[kind]
+        elif kind in _PACKAGE_STATUS or kind == "Package.Submitted":
+            if kind == "Package.Submitted":
+                status = "under_review" if data["flow_id"] else "to_seal"
+            elif kind == "Package.ReviewFinished":
+                status = "to_seal" if data["passed"] else "review_failed"
+            else:
+                status = _PACKAGE_STATUS[kind]
             tx.execute(
                 f"UPDATE {packages} SET status = %s, updated_at = %s"
                 " WHERE package_id = %s",
+                (status, when, event.originator_id),
+            )
+            if kind == "Package.Revised":
+                files = sum(len(i["document_ids"]) for i in data["items"])
+                tx.execute(
+                    f"UPDATE {packages} SET recipients = %s, files = %s, summary = %s,"
+                    " seal_task_id = NULL WHERE package_id = %s",
+                    (
+                        len(data["recipients"]),
+                        files,
+                        f"{len(data['items'])} records, {files} files",
+                        event.originator_id,
+                    ),
+                )
+            if kind == "Package.SealStarted":
+                tx.execute(
+                    f"UPDATE {packages} SET seal_task_id = %s WHERE package_id = %s",
+                    (data["task_id"], event.originator_id),
+                )
+        elif kind in ("SealTask.FileFailed", "SealTask.Resumed"):
+            status = "seal_failed" if kind == "SealTask.FileFailed" else "sealing"
+            tx.execute(
+                f"UPDATE {packages} SET status = %s, updated_at = %s"
+                " WHERE seal_task_id = %s AND status IN ('sealing', 'seal_failed')",
                 (status, when, event.originator_id),
             )
         elif kind == "Delivery.Delivered":
@@ -87,8 +117,9 @@ class ExchangeView(Projection):
             tx.execute(
                 f"INSERT INTO {deliveries} (delivery_id, package_id, sender_id,"
                 " recipient_id, recipient_name, recipient_mobile, summary, files,"
-                " message, status, reason, delivered_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'waiting', NULL, %s, %s)",
+                " category, message, status, reason, delivered_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'waiting', NULL,"
+                " %s, %s)",
                 (
                     event.originator_id,
                     data["package_id"],
@@ -98,10 +129,17 @@ class ExchangeView(Projection):
                     recipient["mobile"],
                     "、".join(_title(r) for r in records)[:200],
                     files,
+                    _category(r["kind"] for r in records),
                     recipient["message"],
                     when,
                     when,
                 ),
+            )
+        elif kind == "Delivery.ReviewStarted":
+            tx.execute(
+                f"UPDATE {deliveries} SET status = 'under_review', updated_at = %s"
+                " WHERE delivery_id = %s",
+                (when, event.originator_id),
             )
         elif kind in ("Delivery.Accepted", "Delivery.Rejected", "Delivery.Withdrawn"):
             status = kind.removeprefix("Delivery.").lower()
@@ -112,6 +150,33 @@ class ExchangeView(Projection):
             )
 
 
+#: Package events and the dispatch-queue status they leave it in.
+_PACKAGE_STATUS = {
+    "Package.ReviewFinished": "",
+    "Package.SealStarted": "sealing",
+    "Package.Ready": "ready_to_send",
+    "Package.Sent": "sent",
+    "Package.Withdrawn": "withdrawn",
+    "Package.Discarded": "deleted",
+    "Package.Revised": "draft",
+}
+#: What the dispatch queue (签章发送) lists; sent and deleted packages leave it.
+QUEUED = (
+    "under_review",
+    "review_failed",
+    "to_seal",
+    "sealing",
+    "seal_failed",
+    "ready_to_send",
+)
+
+
+def _category(kinds: Iterable[str]) -> str:
+    """Inspection reports have lists of their own (manual 8)."""
+    found = set(kinds)
+    return "inspection_report" if found == {"inspection_report"} else "qualification"
+
+
 def _title(record: Mapping[str, Any]) -> str:
     base = record["base"]
     return str(
@@ -119,33 +184,127 @@ def _title(record: Mapping[str, Any]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What the outbox and inbox filter by (manual 6.3, 6.4)."""
+
+    status: str | None = None
+    category: str | None = None
+    #: Text in the recipient's name or the summary of what was sent.
+    text: str | None = None
+    since: str | None = None
+    until: str | None = None
+    submitter: str | None = None
+
+    def clauses(self, time_column: str) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("status", self.status),
+            ("category", self.category),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if self.since is not None:
+            clauses.append(f"{time_column} >= %s")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"{time_column} < %s")
+            params.append(self.until)
+        return clauses, params
+
+
 def query_outbox(
-    engine: Engine, tx: Tx, *, enterprise_id: str, per_recipient: bool, limit: int
+    engine: Engine,
+    tx: Tx,
+    *,
+    enterprise_id: str,
+    per_recipient: bool,
+    limit: int,
+    filters: Filters = Filters(),
 ) -> list[dict[str, Any]]:
-    """The enterprise's packages newest first, or one row per recipient."""
+    """The enterprise's sent packages newest first, or one row per
+    recipient (with each recipient's state: waiting, accepted, rejected)."""
     t = engine.active_tables(tx, ExchangeView.name)
     if per_recipient:
+        clauses, params = filters.clauses("delivered_at")
+        clauses.insert(0, "sender_id = %s")
+        params.insert(0, enterprise_id)
+        if filters.text:
+            clauses.append(
+                f"(recipient_name LIKE %s ESCAPE '{LIKE_ESCAPE}'"
+                f" OR summary LIKE %s ESCAPE '{LIKE_ESCAPE}')"
+            )
+            params += [contains(filters.text)] * 2
         return tx.all(
-            f"SELECT d.* FROM {t['deliveries']} d WHERE d.sender_id = %s"
-            " ORDER BY d.delivered_at DESC, d.delivery_id LIMIT %s",
-            (enterprise_id, limit),
+            f"SELECT * FROM {t['deliveries']} WHERE {' AND '.join(clauses)}"
+            " ORDER BY delivered_at DESC, delivery_id LIMIT %s",
+            [*params, limit],
         )
+    clauses, params = filters.clauses("composed_at")
+    clauses[:0] = ["enterprise_id = %s", "status IN ('sent', 'withdrawn')"]
+    params.insert(0, enterprise_id)
+    if filters.submitter:
+        clauses.append("submitter = %s")
+        params.append(filters.submitter)
+    if filters.text:
+        clauses.append(f"summary LIKE %s ESCAPE '{LIKE_ESCAPE}'")
+        params.append(contains(filters.text))
     return tx.all(
-        f"SELECT * FROM {t['packages']} WHERE enterprise_id = %s"
+        f"SELECT * FROM {t['packages']} WHERE {' AND '.join(clauses)}"
         " ORDER BY composed_at DESC, package_id LIMIT %s",
-        (enterprise_id, limit),
+        [*params, limit],
+    )
+
+
+def query_queue(
+    engine: Engine,
+    tx: Tx,
+    *,
+    enterprise_id: str,
+    status: str | None,
+    submitter: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The dispatch queue (签章发送): packages on their way, oldest first."""
+    t = engine.active_tables(tx, ExchangeView.name)
+    clauses = ["enterprise_id = %s", f"status IN ({', '.join(['%s'] * len(QUEUED))})"]
+    params: list[Any] = [enterprise_id, *QUEUED]
+    for column, value in (("status", status), ("submitter", submitter)):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    return tx.all(
+        f"SELECT * FROM {t['packages']} WHERE {' AND '.join(clauses)}"
+        " ORDER BY composed_at, package_id LIMIT %s",
+        [*params, limit],
     )
 
 
 def query_inbox(
-    engine: Engine, tx: Tx, *, enterprise_id: str, status: str | None, limit: int
+    engine: Engine,
+    tx: Tx,
+    *,
+    enterprise_id: str,
+    status: str | None,
+    limit: int,
+    mobile: str | None = None,
+    filters: Filters | None = None,
 ) -> list[dict[str, Any]]:
-    """Deliveries addressed to the enterprise, newest first."""
+    """Deliveries addressed to the enterprise, newest first; with ``mobile``,
+    also those sent to that number before the enterprise was on the platform
+    (manual 6.1: it sees them once registered)."""
     t = engine.active_tables(tx, ExchangeView.name)
-    clauses, params = ["recipient_id = %s"], [enterprise_id]
-    if status is not None:
-        clauses.append("status = %s")
-        params.append(status)
+    found, params = (filters or Filters(status=status)).clauses("delivered_at")
+    clauses = [
+        "(recipient_id = %s OR (recipient_id IS NULL AND recipient_mobile = %s))",
+        *found,
+    ]
+    params[:0] = [enterprise_id, mobile or "-"]
+    if filters is not None and filters.text:
+        clauses.append(f"summary LIKE %s ESCAPE '{LIKE_ESCAPE}'")
+        params.append(contains(filters.text))
     return tx.all(
         f"SELECT * FROM {t['deliveries']} WHERE {' AND '.join(clauses)}"
         " ORDER BY delivered_at DESC, delivery_id LIMIT %s",

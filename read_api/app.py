@@ -30,9 +30,11 @@ from read_api.routes import (
     enterprises,
     exchange,
     library,
+    messages,
     ocr,
     operations,
     organisation,
+    review,
     sessions,
     signing,
     sms,
@@ -56,6 +58,8 @@ ROUTERS = (
     organisation.flows,
     signing.router,
     exchange.router,
+    messages.router,
+    review.router,
     sms.router,
 )
 

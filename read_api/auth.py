@@ -43,7 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     Role.ENTERPRISE_ADMIN.value: ENTERPRISE_WIDE,
     Role.MEMBER.value: EVERY_ACCOUNT,
     # A guest sees the records sent to it (with the inbox issue) and signs out.
-    "guest": frozenset({"sessions.own"}),
+    "guest": frozenset({"sessions.own", "guest.inbox"}),
 }
 
 #: Business permissions: an enterprise the platform has not approved yet is

@@ -20,8 +20,10 @@ from commands.exchange import ExchangeCommands
 from commands.history import History
 from commands.library import LibraryCommands
 from commands.library_import import LibraryImports
+from commands.messages import MessageCommands
 from commands.organisation import OrganisationCommands
 from commands.platform import CommandRunner, Platform
+from commands.review import ReviewCommands
 from commands.seal_images import SealImageCommands
 from commands.sealing import SealingCommands
 from commands.sessions import SessionCommands
@@ -34,7 +36,9 @@ from projections.enterprises import EnterprisesView
 from projections.events import EventDecoder
 from projections.exchange import ExchangeView
 from projections.library import LibraryView
+from projections.messages import MessagesView
 from projections.organisation import OrganisationView
+from projections.review import ReviewsView
 from projections.signing import SigningView
 from projections.store import PostgresViews, SqliteViews, ViewDatabase
 from projections.streams import StreamsView
@@ -52,7 +56,9 @@ def all_projections() -> list[Projection]:
         EnterprisesView(),
         ExchangeView(),
         LibraryView(),
+        MessagesView(),
         OrganisationView(),
+        ReviewsView(),
         SigningView(),
         StreamsView(),
     ]
@@ -94,6 +100,8 @@ class Services:
     certificates: CertificateCommands
     sealing: SealingCommands
     exchange: ExchangeCommands
+    messages: MessageCommands
+    review: ReviewCommands
     clock: Clock
     _stop: threading.Event = field(default_factory=threading.Event)
     _follower: threading.Thread | None = None
@@ -186,6 +194,7 @@ def build(settings: Settings) -> Services:
     )
     sealing = SealingCommands(runner, library, seal_images, certificates)
     outbox = OutboxGateway(views)
+    exchange = ExchangeCommands(runner, library, sealing, views, engine, outbox)
     return Services(
         settings=settings,
         app=app,
@@ -208,6 +217,8 @@ def build(settings: Settings) -> Services:
         seal_images=seal_images,
         certificates=certificates,
         sealing=sealing,
-        exchange=ExchangeCommands(runner, library, sealing, views, engine),
+        exchange=exchange,
+        messages=MessageCommands(runner),
+        review=ReviewCommands(runner, exchange),
         clock=clock,
     )

@@ -5,7 +5,9 @@ and a withdrawal refused after an acceptance."""
 
 from __future__ import annotations
 
+import re
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,6 +92,7 @@ def a_package(
         },
         201,
     )["package_id"]
+    api.post(f"/api/v1/packages/{package}/submit", headers, {"flow_id": None})
     sealed = api.post(
         f"/api/v1/packages/{package}/seal", headers, {"password": "sign-pass-1"}
     )
@@ -215,3 +218,135 @@ def test_a_package_waiting_everywhere_is_withdrawn_and_recipients_accept_at_once
 
     assert answers == [202, 202, 202]
     assert sorted(i["status"] for i in left) == ["waiting", "withdrawn"]
+
+
+def test_an_unregistered_recipient_is_told_by_sms_and_sees_it_as_guest_and_member(
+    api: Api,
+) -> None:
+    sender = ready_enterprise(api)
+    mobile = "13712340000"
+    package = a_package(
+        api, sender, [{"name": "新开药房", "contact": "赵六", "mobile": mobile}]
+    )
+    sent = api.post(f"/api/v1/packages/{package}/send", sender["headers"])
+    operator = api.operator("smsreader-exchange")
+    texts = api.client.get(
+        "/api/v1/sms-outbox", params={"mobile": mobile}, headers=operator
+    ).json()["items"]
+
+    api.client.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "guest"})
+    code = re.search(
+        r"\d{6}",
+        api.client.get(
+            "/api/v1/sms-outbox", params={"mobile": mobile}, headers=operator
+        ).json()["items"][0]["text"],
+    )
+    assert code is not None
+    guest = api.client.post(
+        "/api/v1/sessions/guest",
+        json={"enterprise_name": "新开药房", "mobile": mobile, "code": code.group(0)},
+    ).json()
+    as_guest = {"Authorization": f"Bearer {guest['access_token']}"}
+    seen = api.client.get(
+        "/api/v1/guest/inbox", params={"after": sent["position"]}, headers=as_guest
+    ).json()["items"]
+    files = api.client.get("/api/v1/inbox", headers=as_guest)
+    registered = api.register(mobile=mobile)
+    approved = api.post(
+        f"/api/v1/enterprises/{registered['enterprise_id']}/approve", operator
+    )
+    theirs = inbox(api, registered["headers"], approved["position"])
+    accepted = api.post(
+        f"/api/v1/inbox/{theirs[0]['delivery_id']}/accept", registered["headers"]
+    )
+
+    assert any("首营资料" in t["text"] for t in texts)
+    assert [i["files"] for i in seen] == [2]
+    assert "blob" not in seen[0]
+    assert files.status_code == 403
+    assert accepted["into"]
+
+
+def test_the_dispatch_queue_shows_where_each_package_is_and_a_page_is_accepted(
+    api: Api,
+) -> None:
+    sender = ready_enterprise(api)
+    receiver = api.verified()
+    headers = sender["headers"]
+    package = a_package(
+        api, sender, [{"name": "收件", "enterprise_id": receiver["enterprise_id"]}]
+    )
+    queued = api.client.get(
+        "/api/v1/dispatch-queue",
+        params={"status": "ready_to_send", "after": api.event_count()},
+        headers=headers,
+    ).json()["items"]
+    sent = api.post("/api/v1/packages/send-batch", headers, {"ids": [package]})
+    after = api.client.get(
+        "/api/v1/dispatch-queue",
+        params={"after": api.event_count()},
+        headers=headers,
+    ).json()["items"]
+    waiting = inbox(api, receiver["headers"], api.event_count())
+    batch = api.post(
+        "/api/v1/inbox/accept-batch",
+        receiver["headers"],
+        {"ids": [waiting[0]["delivery_id"], str(uuid.uuid4())]},
+    )
+
+    assert [q["package_id"] for q in queued] == [package]
+    assert sent["items"][0]["ok"] is True
+    assert package not in [q["package_id"] for q in after]
+    assert [(i["ok"], i["code"]) for i in batch["items"]] == [
+        (True, None),
+        (False, "NOT_FOUND"),
+    ]
+
+
+def test_a_withdrawn_package_is_sent_again_and_a_sent_one_supplemented(
+    api: Api,
+) -> None:
+    sender = ready_enterprise(api)
+    receiver = api.verified()
+    headers = sender["headers"]
+    package = a_package(
+        api, sender, [{"name": "收件", "enterprise_id": receiver["enterprise_id"]}]
+    )
+    api.post(f"/api/v1/packages/{package}/send", headers)
+    api.post(f"/api/v1/packages/{package}/withdraw", headers)
+
+    again = api.post(f"/api/v1/packages/{package}/send", headers)
+    record = api.client.get(
+        f"{LIB}/records", params={"kind": "drug"}, headers=headers
+    ).json()["items"][0]
+    files = api.client.get(
+        f"{LIB}/records/{record['record_id']}", headers=headers
+    ).json()
+    more = api.post(
+        f"/api/v1/packages/{package}/supplement",
+        headers,
+        {
+            "items": [
+                {
+                    "record_id": record["record_id"],
+                    "document_ids": [files["files"][0]["document_id"]],
+                }
+            ]
+        },
+        201,
+    )
+    listed = api.client.get(
+        "/api/v1/inbox",
+        params={"after": again["position"], "status": "waiting", "q": "阿莫西林"},
+        headers=receiver["headers"],
+    ).json()["items"]
+    reports = api.client.get(
+        "/api/v1/inbox",
+        params={"category": "inspection_report"},
+        headers=receiver["headers"],
+    ).json()["items"]
+
+    assert len(again["deliveries"]) == 1
+    assert [i["delivery_id"] for i in listed] == again["deliveries"]
+    assert more["package_id"] != package
+    assert reports == []

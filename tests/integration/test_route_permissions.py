@@ -56,8 +56,13 @@ PUBLIC_KEY = (
     )
     .decode()
 )
+PACKAGE: dict[str, Any] = {
+    "recipients": [{"name": "某公司", "enterprise_id": str(uuid.uuid4())}],
+    "items": [{"record_id": str(uuid.uuid4()), "document_ids": [str(uuid.uuid4())]}],
+}
 ROLE = {"name": "质量员", "department_id": "d", "permissions": []}
 FLOW = {"name": "发送审核", "trigger": "send", "levels": [{"role_id": "r"}]}
+VERDICTS = {"verdicts": {str(uuid.uuid4()): "pass"}, "opinion": "资料齐全"}
 
 #: Valid bodies, so that a refusal comes from the permission or ownership
 #: check and not from validating the body first.
@@ -112,8 +117,13 @@ BODIES: dict[str, dict[str, Any]] = {
         ],
     },
     "/api/v1/inbox/{delivery_id}/reject": {"reason": "资料不全"},
+    "/api/v1/packages/{package_id}": PACKAGE,
+    "/api/v1/packages/{package_id}/supplement": {"items": PACKAGE["items"]},
     "/api/v1/review-flows": FLOW,
     "/api/v1/review-flows/{flow_id}": FLOW,
+    "/api/v1/reviews/{review_id}/save": VERDICTS,
+    "/api/v1/reviews/{review_id}/submit": VERDICTS,
+    "/api/v1/inbox/{delivery_id}/accept-with-review": {"flow_id": str(uuid.uuid4())},
 }
 
 

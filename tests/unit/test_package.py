@@ -66,6 +66,7 @@ def sent_package() -> Package:
     package = Package.compose(
         enterprise_id="sender", recipients=recipients(3), items=products(2)
     )
+    package.submit(None)
     package.start_sealing("task-1")
     package.sealed()
     package.send()
@@ -81,6 +82,7 @@ def test_a_package_is_sent_only_once_sealed_and_names_a_delivery_per_recipient()
 
     with pytest.raises(DomainError) as early:
         package.send()
+    package.submit(None)
     package.start_sealing("task-1")
     package.sealed()
     deliveries = package.send()
@@ -123,3 +125,27 @@ def test_a_delivery_takes_one_decision(first: str, then: str, code: str) -> None
 
     assert refused.value.code == code
     assert copy.status is not DeliveryStatus.WAITING
+
+
+def test_a_withdrawn_package_is_sent_again_to_fresh_copies_or_edited() -> None:
+    package = sent_package()
+    first = list(package.deliveries)
+
+    package.withdraw()
+    again = package.send()
+    package.withdraw()
+    package.revise(recipients(2), products(1))
+
+    assert set(map(str, again)).isdisjoint(first)
+    assert package.status.value == "draft"
+    assert len(package.recipients) == 2
+
+
+def test_a_supplement_goes_to_the_same_recipients_as_a_package_of_its_own() -> None:
+    package = sent_package()
+
+    more = package.supplement(products(1))
+
+    assert more.supplements == str(package.id)
+    assert [r.key for r in more.recipients] == [r.key for r in package.recipients]
+    assert more.status.value == "draft"
