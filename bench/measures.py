@@ -28,6 +28,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
+from bench.exchange import exchange
 from bench.library import library_list
 from bench.signing import signing
 from bench.stats import format_ms, format_rate, latency_summary, rate, ratio
@@ -95,6 +96,7 @@ class Counts:
     rebuild: int
     library: int
     seal_batch: int
+    exchange: int
 
 
 FULL = Counts(
@@ -106,6 +108,7 @@ FULL = Counts(
     rebuild=100_000,
     library=10_000,
     seal_batch=50,
+    exchange=100,
 )
 QUICK = Counts(
     single=300,
@@ -116,6 +119,7 @@ QUICK = Counts(
     rebuild=10_000,
     library=2_000,
     seal_batch=10,
+    exchange=20,
 )
 
 
@@ -907,4 +911,5 @@ MEASUREMENTS: dict[str, Callable[[Bench], Outcome]] = {
     "rebuild_audit": rebuild_audit,
     "library_list": library_list,
     "signing": signing,
+    "exchange": exchange,
 }

@@ -46,6 +46,28 @@ What is measured
         in ``through_run_cloud``, through ``SealingCommands.run_cloud`` on a
         seal task of 50 freshly uploaded files (password check, per-file
         loads, blob writes and saves on the bench's PostgreSQL); no goal.
+    exchange
+        ``exchange_send``: ``ExchangeCommands`` compose, submit (no review),
+        seal with the cloud certificate and send, called directly, of a
+        package of four fresh records (an enterprise dossier with a business
+        licence, three drugs with a registration certificate each, one-page
+        PDFs) to 100 recipients (30 verified enterprises, 70 by mobile, told
+        by SMS through the embedded outbox), five timed packages from one
+        sender after one untimed: seconds per package and events per second
+        (``max_notification_id`` before and after). ``exchange_accept_100``:
+        100 verified enterprises accept their delivery of one such package at
+        once from 10 threads calling ``ExchangeCommands.accept``: accepts and
+        events per second, p50/p99 per accept, and whether every accept
+        succeeded (0 conflicts: different recipients must not conflict).
+        Every enterprise is registered, informed, submitted and approved
+        through the real commands once, before timing (argon2 hashing makes
+        that slow; ``seed_s``); the commands' files go to a temporary folder.
+        Baselines are the spine's raw appends in the same run: the send
+        beside one connection's single-row INSERT and COMMIT, alternating in
+        five slices; the accepts beside 10 threads doing the same, each its
+        own connection, half before and half after; as many rows as ours
+        writes events. Ratios are events/s over raw events/s (20 recipients
+        and accepts with --quick); no goal but every accept succeeding.
 
 Why the baselines are fair
     Each baseline does the least the database (or broker) must do for the same
