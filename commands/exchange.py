@@ -21,12 +21,14 @@ from aggregates.base import TracedAggregate
 from aggregates.catalogue import PRODUCT_KINDS, Kind
 from aggregates.dossier import Dossier, Origin, Status
 from aggregates.errors import InvalidValue, StateConflict
+from aggregates.organisation import Organisation, organisation_id
 from aggregates.package import (
     Delivery,
     DeliveryStatus,
     Item,
     Package,
     PackageStatus,
+    Recipient,
     check_recipient,
 )
 from commands.errors import NotFound
@@ -85,6 +87,8 @@ class ExchangeCommands:
         """A package of records and chosen files of the caller's library to up
         to 100 recipients. Deprecated files cannot be chosen."""
         checked = [check_recipient(r, n) for n, r in enumerate(recipients)]
+        for number, recipient in enumerate(checked):
+            self._check_receiver(recipient, number)
         chosen = self._items(caller, items)
 
         def work() -> Outcome:
@@ -371,6 +375,58 @@ class ExchangeCommands:
         ]
 
     # --- plumbing -------------------------------------------------------------------
+
+    def _check_receiver(self, recipient: Recipient, number: int) -> None:
+        """A receiving department or person may be named only where the
+        recipient shows them to senders (manual 12, 是否显示); a recipient
+        named on the platform must be a verified enterprise."""
+        if recipient.enterprise_id is None:
+            return
+        try:
+            enterprise: Any = self.runner.app.repository.get(
+                UUID(recipient.enterprise_id)
+            )
+        except (AggregateNotFoundError, ValueError):
+            enterprise = None
+        if not getattr(enterprise, "is_verified", False):
+            raise InvalidValue(
+                f"{recipient.name} is not a verified enterprise on the platform",
+                field=f"recipients[{number}].enterprise_id",
+                code="UNKNOWN_RECIPIENT",
+            )
+        if recipient.department_id is None and recipient.person_id is None:
+            return
+        try:
+            organisation: Organisation = self.runner.app.repository.get(
+                organisation_id(recipient.enterprise_id)
+            )
+        except AggregateNotFoundError:
+            shown: list[Any] = []
+            departments: set[str | None] = set()
+        else:
+            shown = [
+                m
+                for m in organisation.members.values()
+                if m.visible and m.role_id in organisation.roles
+            ]
+            departments = {organisation.roles[m.role_id].department_id for m in shown}
+        if recipient.person_id is not None and not any(
+            m.account_id == recipient.person_id for m in shown
+        ):
+            raise InvalidValue(
+                f"{recipient.name} shows no such receiving person",
+                field=f"recipients[{number}].person_id",
+                code="UNKNOWN_RECEIVER",
+            )
+        if (
+            recipient.department_id is not None
+            and recipient.department_id not in departments
+        ):
+            raise InvalidValue(
+                f"{recipient.name} shows no such receiving department",
+                field=f"recipients[{number}].department_id",
+                code="UNKNOWN_RECEIVER",
+            )
 
     def _items(self, caller: Caller, items: Sequence[Mapping[str, Any]]) -> list[Item]:
         """The chosen records of the caller's library and their files;

@@ -107,6 +107,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "REVIEW_FINISHED": ("审核已结束", "The review has finished"),
     "REVIEW_INCOMPLETE": ("终审须审核全部文件", "The final level judges every file"),
     "OPINION_REQUIRED": ("审核不通过时需填写审核意见", "A failed file needs a reason"),
+    "UNKNOWN_RECIPIENT": ("收件企业不在平台或未认证", "The recipient is not verified"),
+    "UNKNOWN_RECEIVER": ("收件企业未显示该接收部门或人员", "No such receiver shown"),
     "PACKAGE_UNDER_REVIEW": ("资料包审核中", "The package is under review"),
     "PACKAGE_ACCEPTED": ("已有收件方查收，不可撤回", "A recipient has accepted it"),
     "PACKAGE_STATE": ("资料包当前状态不允许该操作", "Not allowed in this state"),

@@ -350,3 +350,45 @@ def test_a_withdrawn_package_is_sent_again_and_a_sent_one_supplemented(
     assert [i["delivery_id"] for i in listed] == again["deliveries"]
     assert more["package_id"] != package
     assert reports == []
+
+
+def test_a_receiving_person_is_named_only_where_the_recipient_shows_them(
+    api: Api,
+) -> None:
+    sender = api.verified()
+    receiver = api.verified()
+    admin = receiver["headers"]
+    role = api.role(admin, [])
+    shown = api.sub_account(admin, role["role_id"], visible=True)
+    hidden = api.sub_account(admin, role["role_id"], visible=False)
+    record = api.post(
+        f"{LIB}/records",
+        sender["headers"],
+        {"kind": "enterprise", "base": {"name": "发件医药"}},
+        201,
+    )["record_id"]
+    document = upload(api, sender["headers"], record, "{}", "other")
+
+    def compose(**recipient: Any) -> Any:
+        return api.client.post(
+            "/api/v1/packages",
+            json={
+                "recipients": [{"name": "收件", **recipient}],
+                "items": [{"record_id": record, "document_ids": [document]}],
+            },
+            headers=sender["headers"],
+        )
+
+    to_shown = compose(
+        enterprise_id=receiver["enterprise_id"],
+        department_id=role["department_id"],
+        person_id=shown["account_id"],
+    )
+    to_hidden = compose(
+        enterprise_id=receiver["enterprise_id"], person_id=hidden["account_id"]
+    )
+    to_nobody = compose(enterprise_id=str(uuid.uuid4()))
+
+    assert to_shown.status_code == 201
+    assert code_of(to_hidden) == "UNKNOWN_RECEIVER"
+    assert code_of(to_nobody) == "UNKNOWN_RECIPIENT"
