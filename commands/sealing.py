@@ -22,6 +22,7 @@ from uuid import UUID
 
 from cryptography import x509
 from eventsourcing.application import AggregateNotFoundError
+from pyhanko.sign.timestamps import TimeStamper
 
 from aggregates.catalogue import Kind
 from aggregates.dossier import Dossier
@@ -57,7 +58,11 @@ class SealingCommands:
         library: LibraryCommands,
         seal_images: SealImageCommands,
         certificates: CertificateCommands,
+        *,
+        timestamper: TimeStamper | None = None,
     ) -> None:
+        #: Seals are PAdES B-T with it (an RFC 3161 authority), else B-B.
+        self.timestamper = timestamper
         self.runner = runner
         self.library = library
         self.seal_images = seal_images
@@ -152,10 +157,15 @@ class SealingCommands:
             try:
                 before, pdf = self._content(caller, record_id, item.document_id)
                 if task.cross_page:
-                    sealed = sealer.seal_cross_page(pdf, signer)
+                    sealed = sealer.seal_cross_page(
+                        pdf, signer, timestamper=self.timestamper
+                    )
                 else:
                     sealed = sealer.seal(
-                        pdf, signer, self._where(task, pdf, placements) or None
+                        pdf,
+                        signer,
+                        self._where(task, pdf, placements) or None,
+                        timestamper=self.timestamper,
                     )
             except (SigningServiceError, DomainError, CommandError) as e:
                 self._fail(caller, task_id, item.document_id, _code(e), _message(e))
@@ -190,6 +200,7 @@ class SealingCommands:
             certificate,
             [certificate, root],
             self._where(task, pdf, placements) or None,
+            timestamper=self.timestamper,
         )
         pending_blob = self.library.blobs.put(pending.to_json().encode())
 
@@ -220,7 +231,7 @@ class SealingCommands:
         )
         item = task.files[document_id]
         try:
-            sealed = complete_external(pending, signature)
+            sealed = complete_external(pending, signature, timestamper=self.timestamper)
         except SigningServiceError as e:
             self._fail(caller, task_id, document_id, e.code, e.message)
             return self.summary(caller, task_id)

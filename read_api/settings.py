@@ -25,6 +25,8 @@ class Settings:
     #: Folder archives of a library import (one zip of many files).
     max_archive_bytes: int = 201 * 1_048_576
     ocr_workers: int = 2
+    #: An RFC 3161 timestamp authority; seals are PAdES B-T with one.
+    tsa_url: str | None = None
     #: Where clients reach the API; certificates name the CRL under it.
     public_url: str = "http://127.0.0.1:8000"
     wait_timeout_seconds: float = 5.0
@@ -55,6 +57,7 @@ class Settings:
                 env.get("SHOUYING_MAX_UPLOAD_BYTES", str(21 * 1_048_576))
             ),
             ocr_workers=int(env.get("SHOUYING_OCR_WORKERS", "2")),
+            tsa_url=env.get("SHOUYING_TSA_URL") or None,
             public_url=env.get("SHOUYING_PUBLIC_URL", "http://127.0.0.1:8000").rstrip(
                 "/"
             ),

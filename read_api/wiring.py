@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from commands.accounts import AccountCommands
 from commands.address_book import AddressBookCommands
@@ -192,7 +193,13 @@ def build(settings: Settings) -> Services:
         KeyStore(settings.data_dir / "keys", settings.signing_secret.encode()),
         clock=clock.now,
     )
-    sealing = SealingCommands(runner, library, seal_images, certificates)
+    sealing = SealingCommands(
+        runner,
+        library,
+        seal_images,
+        certificates,
+        timestamper=HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None,
+    )
     outbox = OutboxGateway(views)
     exchange = ExchangeCommands(runner, library, sealing, views, engine, outbox)
     return Services(

@@ -386,3 +386,27 @@ def test_a_cross_page_seal_binds_every_page_and_overlapping_placements_fail(
     assert overlapped["status"] == "seal_failed"
     assert overlapped["files"][0]["code"] == "SEAL_OVERLAP"
     assert len(verification(api, headers, files[0])["signatures"]) == 1
+
+
+def test_with_a_timestamp_authority_seals_carry_its_timestamp(api: Api) -> None:
+    from tests.unit.test_signing_seal import _test_tsa
+
+    enterprise = ready_enterprise(api)
+    headers = enterprise["headers"]
+    api.post("/api/v1/certificates/cloud", headers, {"password": "sign-pass-1"}, 201)
+    files = files_in_a_record(api, headers, 1)
+    _, stamper = _test_tsa()
+    api.services.sealing.timestamper = stamper
+    try:
+        task = api.post("/api/v1/seal-tasks", headers, {"files": files}, 201)["task_id"]
+        ran = api.post(
+            f"/api/v1/seal-tasks/{task}/run", headers, {"password": "sign-pass-1"}
+        )
+    finally:
+        api.services.sealing.timestamper = None
+    signature = verification(api, headers, files[0])["signatures"][0]
+
+    assert ran["status"] == "sealed"
+    assert signature["timestamp"] is not None
+    assert signature["timestamp"]["intact"] is True
+    assert signature["intact"] is True
