@@ -195,6 +195,8 @@ class Filters:
     since: str | None = None
     until: str | None = None
     submitter: str | None = None
+    #: Accounts of the submitter's department (resolved by the caller).
+    submitters: tuple[str, ...] | None = None
 
     def clauses(self, time_column: str) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
@@ -248,6 +250,11 @@ def query_outbox(
     if filters.submitter:
         clauses.append("submitter = %s")
         params.append(filters.submitter)
+    if filters.submitters is not None:
+        if not filters.submitters:
+            return []
+        clauses.append(f"submitter IN ({', '.join(['%s'] * len(filters.submitters))})")
+        params += list(filters.submitters)
     if filters.text:
         clauses.append(f"summary LIKE %s ESCAPE '{LIKE_ESCAPE}'")
         params.append(contains(filters.text))

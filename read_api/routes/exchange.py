@@ -8,6 +8,7 @@ report lists come with the rest of the exchange issue.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -27,6 +28,7 @@ from projections.exchange import (
     query_outbox,
     query_queue,
 )
+from projections.organisation import query_organisation
 from read_api.auth import IdempotencyKey, Identity, require
 from read_api.http import (
     MAX_LIMIT,
@@ -286,6 +288,7 @@ def outbox(
     category: Category | None = None,
     q: Text = None,
     submitter: Annotated[str | None, Query(max_length=60)] = None,
+    department_id: Annotated[str | None, Query(max_length=40)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
@@ -293,18 +296,31 @@ def outbox(
 ) -> Response:
     """The packages sent, one row each, or one row per recipient with its
     state (``status=rejected`` there is the rejection history); filtered by
-    recipient or summary (``q``), submitter, inspection reports or
+    recipient or summary (``q``), submitter or their department (per
+    package), inspection reports or
     qualification documents, and time."""
     caught_up = wait_for_view(request, ExchangeView.name, after)
     found = services(request)
+    filters = _filters(status, category, q, since, until, submitter)
     with found.views.transaction(write=False) as tx:
+        if department_id is not None:
+            # The submitter's department: its accounts, from the organisation.
+            accounts = query_organisation(found.engine, tx, identity.enterprise_id)
+            filters = replace(
+                filters,
+                submitters=tuple(
+                    a["account_id"]
+                    for a in accounts["accounts"]
+                    if a["department_id"] == department_id
+                ),
+            )
         items = query_outbox(
             found.engine,
             tx,
             enterprise_id=identity.enterprise_id,
             per_recipient=per_recipient,
             limit=limit,
-            filters=_filters(status, category, q, since, until, submitter),
+            filters=filters,
         )
     return OrjsonResponse(
         {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}

@@ -346,6 +346,18 @@ def test_a_withdrawn_package_is_sent_again_and_a_sent_one_supplemented(
         headers=receiver["headers"],
     ).json()["items"]
 
+    department = api.role(headers, [])["department_id"]
+    by_department = api.client.get(
+        "/api/v1/outbox", params={"department_id": department}, headers=headers
+    ).json()["items"]
+    by_submitter = api.client.get(
+        "/api/v1/outbox",
+        params={"submitter": sender["account_id"], "status": "sent"},
+        headers=headers,
+    ).json()["items"]
+
+    assert by_department == []
+    assert [p["package_id"] for p in by_submitter] == [package]
     assert len(again["deliveries"]) == 1
     assert [i["delivery_id"] for i in listed] == again["deliveries"]
     assert more["package_id"] != package
