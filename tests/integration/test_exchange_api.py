@@ -40,11 +40,12 @@ def upload(api: Api, headers: dict[str, str], record: str, card: str, kind: str)
     return str(response.json()["document_id"])
 
 
-def a_package(
+def composed(
     api: Api, sender: dict[str, Any], recipients: list[dict[str, Any]]
-) -> str:
+) -> tuple[str, str, str]:
     """Sender's enterprise dossier (business licence) and a drug with its
-    registration certificate, composed, sealed with the cloud certificate."""
+    registration certificate, composed, with a cloud certificate to seal
+    them: the package, the licence and the certificate."""
     headers = sender["headers"]
     api.post("/api/v1/certificates/cloud", headers, {"password": "sign-pass-1"}, 201)
     own = api.post(
@@ -92,12 +93,22 @@ def a_package(
         },
         201,
     )["package_id"]
+    return str(package), licence, certificate
+
+
+def a_package(
+    api: Api, sender: dict[str, Any], recipients: list[dict[str, Any]]
+) -> str:
+    """The package of :func:`composed`, submitted without review and sealed
+    with the cloud certificate."""
+    package, _, _ = composed(api, sender, recipients)
+    headers = sender["headers"]
     api.post(f"/api/v1/packages/{package}/submit", headers, {"flow_id": None})
     sealed = api.post(
         f"/api/v1/packages/{package}/seal", headers, {"password": "sign-pass-1"}
     )
     assert sealed["status"] == "sealed", sealed
-    return str(package)
+    return package
 
 
 def inbox(api: Api, headers: dict[str, str], position: int) -> list[dict[str, Any]]:

@@ -10,13 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from read_api.settings import Settings
-from tests.examples import credit_code
 from tests.integration.helpers import Api, running_api
-from tests.integration.test_exchange_api import a_package, inbox, upload
+from tests.integration.test_exchange_api import a_package, composed, inbox
 from tests.integration.test_sealing_api import ready_enterprise
 
 pytestmark = pytest.mark.integration
@@ -33,61 +31,6 @@ def api(pg_settings: Settings) -> Iterator[Api]:
 
 def code_of(response: Any) -> str:
     return str(response.json()["code"])
-
-
-def composed(api: Api, sender: dict[str, Any], recipient: dict[str, Any]) -> Any:
-    """A package of the sender's business licence and a drug's registration
-    certificate, composed and not yet submitted: its id and the two files."""
-    headers = sender["headers"]
-    api.post("/api/v1/certificates/cloud", headers, {"password": "sign-pass-1"}, 201)
-    own = api.post(
-        f"{LIB}/records",
-        headers,
-        {"kind": "enterprise", "base": {"name": "发件医药", "uscc": credit_code(501)}},
-        201,
-    )["record_id"]
-    licence = upload(
-        api,
-        headers,
-        own,
-        orjson.dumps({"uscc": credit_code(501), "valid_until": "长期"}).decode(),
-        "business_licence",
-    )
-    drug = api.post(
-        f"{LIB}/records",
-        headers,
-        {
-            "kind": "drug",
-            "base": {
-                "product_name": "阿莫西林胶囊",
-                "approval_no": "国药准字H44021518",
-                "manufacturer": "某某制药厂",
-            },
-        },
-        201,
-    )["record_id"]
-    certificate = upload(
-        api,
-        headers,
-        drug,
-        '{"licence_no": "国药准字H44021518", "valid_until": "2029-01-01"}',
-        "drug_registration_certificate",
-    )
-    package = api.post(
-        "/api/v1/packages",
-        headers,
-        {
-            "recipients": [
-                {"name": "收件医药", "enterprise_id": recipient["enterprise_id"]}
-            ],
-            "items": [
-                {"record_id": own, "document_ids": [licence]},
-                {"record_id": drug, "document_ids": [certificate]},
-            ],
-        },
-        201,
-    )["package_id"]
-    return package, licence, certificate
 
 
 def flow(api: Api, admin: dict[str, str], trigger: str, levels: list[Any]) -> str:
@@ -118,7 +61,10 @@ def sending(api: Api) -> dict[str, Any]:
         "send",
         [{"role_id": r1}, {"role_id": r2, "account_id": final["account_id"]}],
     )
-    package, licence, certificate = composed(api, sender, api.verified())
+    recipient = api.verified()
+    package, licence, certificate = composed(
+        api, sender, [{"name": "收件医药", "enterprise_id": recipient["enterprise_id"]}]
+    )
     submitted = api.post(
         f"/api/v1/packages/{package}/submit", admin, {"flow_id": flow_id}
     )
