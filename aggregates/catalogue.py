@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -208,6 +208,16 @@ TYPES = {t.code: t for t in QUALIFICATION_TYPES}
 
 def types_of(kind: Kind) -> list[QualificationType]:
     return [t for t in QUALIFICATION_TYPES if kind in t.kinds]
+
+
+def types_shown(
+    kind: Kind, template: Sequence[str] | None, held: Iterable[str]
+) -> list[QualificationType]:
+    """The types a record's page shows (manual 9.4): those its template
+    chose, else every type of its kind; a type holding files always shows."""
+    shown = set(template) if template is not None else {t.code for t in types_of(kind)}
+    shown |= set(held)
+    return [t for t in types_of(kind) if t.code in shown]
 
 
 def check_kind(kind: str) -> Kind:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aggregates.catalogue import BASE_FIELDS, CARD_FIELDS, Kind, types_of
+from aggregates.catalogue import BASE_FIELDS, CARD_FIELDS, Kind, types_of, types_shown
 from aggregates.errors import InvalidValue
 from commands.errors import NotFound
 from commands.folders import read_paths, read_zip, zip_named
@@ -221,12 +221,8 @@ def record_detail(
         )
     if record is None:
         raise NotFound(f"no record {record_id}")
-    # The types the record shows (manual 9.4): its template's, else all of
-    # its kind; a type holding files always shows.
     template = record["template"]
-    kind_types = types_of(Kind(record["kind"]))
-    shown = set(template["types"]) if template else {t.code for t in kind_types}
-    shown |= {f["qualification_type"] for f in record["files"]}
+    held = [f["qualification_type"] for f in record["files"]]
     record["qualification_types"] = [
         {
             "code": t.code,
@@ -236,8 +232,9 @@ def record_detail(
                 1 for f in record["files"] if f["qualification_type"] == t.code
             ),
         }
-        for t in kind_types
-        if t.code in shown
+        for t in types_shown(
+            Kind(record["kind"]), template["types"] if template else None, held
+        )
     ]
     headers = {"ETag": f'"{record["version"]}"'}
     if not caught_up:

@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from aggregates.catalogue import LONG_TERM, TYPES, check_card, check_date
+from aggregates.catalogue import (
+    LONG_TERM,
+    TYPES,
+    Kind,
+    check_card,
+    check_date,
+    types_of,
+    types_shown,
+)
 from aggregates.dossier import Dossier, Status
 from aggregates.errors import DomainError, InvalidValue
 from tests.examples import credit_code
@@ -237,3 +245,17 @@ def test_a_type_of_another_kind_is_refused() -> None:
         )
 
     assert refused.value.code == "UNKNOWN_QUALIFICATION_TYPE"
+
+
+def test_a_record_shows_its_templates_types_and_any_type_holding_files() -> None:
+    chosen = ["business_licence", "drug_distribution_licence"]
+
+    with_template = types_shown(Kind.ENTERPRISE, chosen, ["quality_agreement"])
+    without = types_shown(Kind.ENTERPRISE, None, [])
+
+    assert [t.code for t in with_template] == [
+        "business_licence",
+        "drug_distribution_licence",
+        "quality_agreement",
+    ]
+    assert {t.code for t in without} == {t.code for t in types_of(Kind.ENTERPRISE)}
