@@ -136,9 +136,11 @@ class SealImageCommands:
             raise NotFound(f"no {kind} seal image")
         return self.blobs.get(current.blob)
 
-    def usable(self, enterprise_id: str, kind: SealKind) -> bytes:
+    def usable(self, enterprise_id: str, kind: SealKind) -> str:
+        """The digest of the approved image of ``kind``; refused with
+        ``SEAL_IMAGE_NOT_APPROVED`` while there is none."""
         images = self.images_of(enterprise_id) or SealImages.open(enterprise_id)
-        return self.blobs.get(images.usable(kind).blob)
+        return images.usable(kind).blob
 
     def images_of(self, enterprise_id: str) -> SealImages | None:
         try:

@@ -337,13 +337,11 @@ class SealingCommands:
 
     def _sealer(self, enterprise_id: str, task: SealTask) -> Sealer:
         assert task.seal_kind is not None
-        image = self.seal_images.usable(enterprise_id, task.seal_kind)
-        key = self.seal_images.images_of(enterprise_id)
-        digest = key.images[task.seal_kind.value].blob if key else ""
+        digest = self.seal_images.usable(enterprise_id, task.seal_kind)
         with self._lock:
             sealer = self._sealers.get(digest)
             if sealer is None:
-                sealer = Sealer(image)
+                sealer = Sealer(self.library.blobs.get(digest))
                 self._sealers[digest] = sealer
                 while len(self._sealers) > SEALERS_KEPT:
                     self._sealers.popitem(last=False)
