@@ -11,7 +11,7 @@ administrator resets the password to see a new one).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -351,7 +351,7 @@ class OrganisationCommands:
         caller: Caller,
         command: str,
         arguments: dict[str, Any],
-        change: Any,
+        change: Callable[[Organisation], None],
         ids: dict[str, str],
         *,
         created: bool = False,
