@@ -128,3 +128,28 @@ def test_operators_inspect_and_rebuild_views_from_the_command_line(
     assert (generation, lag) == ("2", "0")
     assert int(position) > 0
     assert "dropped generations [1]" in pruned.stdout
+
+
+def test_a_sealed_package_is_sent_and_accepted_on_sqlite(
+    sqlite_settings: Settings,
+) -> None:
+    from tests.integration.test_exchange_api import a_package, inbox
+    from tests.integration.test_sealing_api import ready_enterprise
+
+    with running_api(sqlite_settings) as api:
+        sender = ready_enterprise(api)
+        receiver = api.verified()
+        package = a_package(
+            api, sender, [{"name": "收件", "enterprise_id": receiver["enterprise_id"]}]
+        )
+        sent = api.post(f"/api/v1/packages/{package}/send", sender["headers"])
+        delivery = inbox(api, receiver["headers"], sent["position"])[0]["delivery_id"]
+        accepted = api.post(f"/api/v1/inbox/{delivery}/accept", receiver["headers"])
+        records = api.client.get(
+            "/api/v1/library/records",
+            params={"after": accepted["position"]},
+            headers=receiver["headers"],
+        ).json()["items"]
+
+    assert sorted(r["kind"] for r in records) == ["drug", "enterprise"]
+    assert (sqlite_settings.data_dir / "blobs").is_dir()
