@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -415,3 +416,46 @@ def test_a_receiving_person_is_named_only_where_the_recipient_shows_them(
     assert to_shown.status_code == 201
     assert code_of(to_hidden) == "UNKNOWN_RECEIVER"
     assert code_of(to_nobody) == "UNKNOWN_RECIPIENT"
+
+
+def test_the_exchange_views_rebuild_to_what_was_built_live(api: Api) -> None:
+    from tests.integration.test_rebuild import snapshot
+
+    sender = ready_enterprise(api)
+    receivers = [api.verified() for _ in range(2)]
+    package = a_package(
+        api,
+        sender,
+        [
+            {"name": f"收件{n}", "enterprise_id": r["enterprise_id"]}
+            for n, r in enumerate(receivers)
+        ],
+    )
+    sent = api.post(f"/api/v1/packages/{package}/send", sender["headers"])
+    first = inbox(api, receivers[0]["headers"], sent["position"])[0]["delivery_id"]
+    second = inbox(api, receivers[1]["headers"], sent["position"])[0]["delivery_id"]
+    api.post(f"/api/v1/inbox/{first}/accept", receivers[0]["headers"])
+    last = api.post(
+        f"/api/v1/inbox/{second}/reject", receivers[1]["headers"], {"reason": "不全"}
+    )
+    found = api.services
+    views = ("exchange", "messages", "library", "signing")
+    for view in views:
+        assert wait_until(lambda v=view: found.engine.has_reached(v, last["position"]))
+    live = {k: v for k, v in snapshot(found).items() if k.split(".")[0] in views}
+
+    for view in views:
+        found.engine.rebuild(view, found.app.recorder, found.decoder)
+    rebuilt = {k: v for k, v in snapshot(found).items() if k.split(".")[0] in views}
+
+    assert rebuilt == live
+    assert live["exchange.deliveries"]
+
+
+def wait_until(condition: Any, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
