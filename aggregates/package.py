@@ -222,6 +222,8 @@ class Package(TracedAggregate):
 
     class ReviewFinished(TracedAggregate.Event):
         passed: bool
+        #: The final level's opinion, which reaches the sender as a message.
+        opinion: str
 
         def summary(self) -> str:
             return "review passed" if self.passed else "review failed"
@@ -362,10 +364,10 @@ class Package(TracedAggregate):
         self._in({PackageStatus.DRAFT}, "submitted")
         self.trigger_event(self.Submitted, flow_id=flow_id)
 
-    def finish_review(self, passed: bool) -> None:
+    def finish_review(self, passed: bool, opinion: str = "") -> None:
         """The final level's verdict: sealing may go on, or is blocked."""
         self._in({PackageStatus.UNDER_REVIEW}, "reviewed")
-        self.trigger_event(self.ReviewFinished, passed=passed)
+        self.trigger_event(self.ReviewFinished, passed=passed, opinion=opinion)
 
     def discard(self) -> None:
         """Deletes a task from the dispatch queue: one whose review failed,

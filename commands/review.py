@@ -23,9 +23,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from aggregates.base import TracedAggregate
+from aggregates.errors import StateConflict
 from aggregates.organisation import Flow, Organisation, UnknownPart, organisation_id
 from aggregates.package import Delivery, Package
-from aggregates.review import Review, ReviewFile, SubjectKind
+from aggregates.review import NotYourReview, Review, ReviewFile, SubjectKind
 from commands.errors import NotFound
 from commands.exchange import ExchangeCommands
 from commands.platform import Caller, CommandResult, CommandRunner, Outcome
@@ -154,6 +155,28 @@ class ReviewCommands:
 
     # --- the dispatch queue -------------------------------------------------------
 
+    def discard_failed(self, caller: Caller, rid: UUID) -> CommandResult:
+        """The final reviewer of a failed send review deletes the package's
+        task (manual 6.2), whatever their other permissions."""
+
+        def work() -> Outcome:
+            review = self._review(caller, rid)
+            if review.subject_kind is not SubjectKind.PACKAGE or review.passed:
+                raise StateConflict(
+                    "only a package whose review failed is deleted by its reviewer",
+                    code="REVIEW_NOT_FAILED",
+                )
+            if (
+                not review.finished
+                or review.states[-1].submitted_by != caller.account_id
+            ):
+                raise NotYourReview("only the final reviewer deletes the task")
+            package = self.exchange.own(caller, UUID(review.subject_id))
+            package.discard()
+            return Outcome([package], {"package_id": review.subject_id}, package)
+
+        return self.runner.run(caller, "discard_reviewed", {"review": str(rid)}, work)
+
     def discard_package(self, caller: Caller, package_id: UUID) -> CommandResult:
         """Deletes a task from the dispatch queue: one whose review failed
         (manual 6.2: not kept, not recoverable), or one not yet sealed."""
@@ -224,7 +247,7 @@ class ReviewCommands:
         subject = UUID(review.subject_id)
         if review.subject_kind is SubjectKind.PACKAGE:
             package = self.exchange.own(caller, subject)
-            package.finish_review(review.passed)
+            package.finish_review(review.passed, review.final_opinion)
             return [package]
         delivery = self._delivery(caller, subject)
         if not review.passed:

@@ -107,6 +107,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "REVIEW_FINISHED": ("审核已结束", "The review has finished"),
     "REVIEW_INCOMPLETE": ("终审须审核全部文件", "The final level judges every file"),
     "OPINION_REQUIRED": ("审核不通过时需填写审核意见", "A failed file needs a reason"),
+    "REVIEW_NOT_FAILED": ("审核未驳回，不可删除", "The review did not fail"),
     "UNKNOWN_RECIPIENT": ("收件企业不在平台或未认证", "The recipient is not verified"),
     "UNKNOWN_RECEIVER": ("收件企业未显示该接收部门或人员", "No such receiver shown"),
     "PACKAGE_UNDER_REVIEW": ("资料包审核中", "The package is under review"),

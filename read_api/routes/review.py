@@ -172,6 +172,18 @@ def accept_with_review(
     )
 
 
+@router.post("/reviews/{review_id}/delete-package", status_code=202)
+def delete_failed_package(
+    request: Request,
+    review_id: UUID,
+    identity: Identity = Depends(require("account.own")),
+) -> Response:
+    """The final reviewer of a failed send review deletes the package's task
+    (manual 6.2)."""
+    caller = caller_of(request, identity, None)
+    return answer(services(request).review.discard_failed(caller, review_id))
+
+
 @router.post("/packages/{package_id}/delete", status_code=202)
 def delete_package(
     request: Request,

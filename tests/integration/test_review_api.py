@@ -222,8 +222,18 @@ def test_a_failed_final_review_blocks_sealing_and_the_task_can_be_deleted(
         json={"password": "sign-pass-1"},
         headers=admin,
     )
-    deleted = api.client.post(f"/api/v1/packages/{package}/delete", headers=admin)
+    not_theirs = api.client.post(
+        f"{REVIEWS}/{review}/delete-package", headers=sending["first"]
+    )
+    deleted = api.client.post(
+        f"{REVIEWS}/{review}/delete-package", headers=sending["final"]
+    )
     again = api.client.post(f"/api/v1/packages/{package}/delete", headers=admin)
+    messages = api.client.get(
+        "/api/v1/messages",
+        params={"kind": "review_result", "after": failed.json()["position"]},
+        headers=admin,
+    ).json()["items"]
     listed = api.client.get(
         REVIEWS,
         params={"status": "failed", "after": failed.json()["position"]},
@@ -233,7 +243,9 @@ def test_a_failed_final_review_blocks_sealing_and_the_task_can_be_deleted(
     assert code_of(silent) == "OPINION_REQUIRED"
     assert failed.json()["status"] == "failed"
     assert code_of(seal) == "PACKAGE_STATE"
+    assert code_of(not_theirs) == "NOT_YOUR_REVIEW"
     assert deleted.status_code == 202
+    assert any("注册证过期" in m["body"] for m in messages)
     assert code_of(again) == "PACKAGE_DELETED"
     assert [r["package_id"] for r in listed] == [package]
 
