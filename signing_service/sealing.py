@@ -252,5 +252,5 @@ async def _sign(
         ),
     )
     await post.post_signature_processing(staged.output)
-    logger.info("sealed field %s with %d widget(s)", job.field_name, len(job.widgets))
+    logger.debug("sealed field %s with %d widget(s)", job.field_name, len(job.widgets))
     return staged.output.getvalue()
