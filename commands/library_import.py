@@ -16,7 +16,7 @@ guessed type needs info-card fields, or nothing matches, it is stored as
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,11 +35,14 @@ from commands.errors import CommandError, NotFound
 from commands.folders import FolderFile, Folders
 from commands.library import LibraryCommands
 from commands.platform import Caller, CommandResult, Outcome
+from commands.proposals import propose
 from commands.uploads import UploadRefused, check_upload
 
 SEQUENCE_HEADER = "序号"
 REQUIRED_MARK = "*"
 MAX_ROWS = 2000
+#: How sure the OCR pool must be of each card field to fill it unasked.
+MIN_CONFIDENCE = 0.6
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -220,9 +223,15 @@ def guess_type(kind: Kind, file_name: str) -> str | None:
 
 
 class LibraryImports:
-    def __init__(self, library: LibraryCommands) -> None:
+    def __init__(
+        self,
+        library: LibraryCommands,
+        recognise: Callable[[bytes, str], Mapping[str, Any] | None] | None = None,
+    ) -> None:
         self.library = library
         self.runner = library.runner
+        #: Reads a file whose name does not settle its type (None: no OCR).
+        self.recognise = recognise
 
     def import_sheet(
         self, caller: Caller, kind: str, file_name: str, data: bytes
@@ -340,13 +349,7 @@ class LibraryImports:
             check_upload(item.data)
         except UploadRefused as e:
             return FileOutcome(path, False, str(e), e.code, record_id)
-        guessed = guess_type(kind, item.name)
-        chosen = guessed if guessed and not TYPES[guessed].required else "other"
-        note = (
-            "stored"
-            if chosen == guessed
-            else "stored as 其他; set its qualification type and info card"
-        )
+        chosen, card, note = self._identify(kind, item)
         try:
             result = self.library.add_document(
                 caller,
@@ -354,7 +357,7 @@ class LibraryImports:
                 data=item.data,
                 name=item.name,
                 qualification_type=chosen,
-                card={},
+                card=card,
             )
         except (DomainError, CommandError) as e:
             message = e.message if isinstance(e, DomainError) else str(e)
@@ -362,6 +365,29 @@ class LibraryImports:
         return FileOutcome(
             path, True, note, None, record_id, result.ids["document_id"], chosen
         )
+
+    def _identify(
+        self, kind: Kind, item: FolderFile
+    ) -> tuple[str, dict[str, str], str]:
+        """The file's type and card: from its name when the name names a type
+        needing no card fields; else from what the OCR pool reads, when it
+        reads a type of the record's kind with every field that type needs;
+        else "other", for the user to complete."""
+        guessed = guess_type(kind, item.name)
+        if guessed and not TYPES[guessed].required:
+            return guessed, {}, "stored"
+        read = self.recognise(item.data, item.name) if self.recognise else None
+        if read is not None:
+            proposal = propose(kind, read)
+            found = proposal["qualification_type"]
+            sure = all(
+                field["confidence"] >= MIN_CONFIDENCE
+                for field in proposal["card"].values()
+            )
+            if found and not proposal["missing"] and sure:
+                card = {k: str(v["value"]) for k, v in proposal["card"].items()}
+                return found, card, "stored as recognised; check its info card"
+        return "other", {}, "stored as 其他; set its qualification type and info card"
 
     def own(self, caller: Caller, import_id: UUID) -> LibraryImport:
         try:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -29,6 +30,7 @@ from commands.seal_images import SealImageCommands
 from commands.sealing import SealingCommands
 from commands.sessions import SessionCommands
 from commands.sms import SmsCommands
+from ocr_service.errors import OcrError
 from ocr_service.service import Recogniser
 from projections.address_book import AddressBookView
 from projections.audit import AuditView
@@ -117,6 +119,15 @@ class Services:
                 self._recogniser = Recogniser(workers=self.settings.ocr_workers)
             return self._recogniser
 
+    def recognise_quietly(self, data: bytes, name: str) -> dict[str, Any] | None:
+        """What the OCR pool reads off a file, or None when it cannot read it
+        (a blank page, a photo of nothing): the caller goes on without."""
+        try:
+            result: dict[str, Any] = self.recogniser().recognise(data, name)
+        except OcrError:
+            return None
+        return result
+
     def start_follower(self) -> None:
         """Keeps the views current in-process, when no Kafka carries events."""
         follower = LogFollower(self.engine, self.app.recorder, self.decoder)
@@ -202,7 +213,7 @@ def build(settings: Settings) -> Services:
     )
     outbox = OutboxGateway(views)
     exchange = ExchangeCommands(runner, library, sealing, views, engine, outbox)
-    return Services(
+    found = Services(
         settings=settings,
         app=app,
         views=views,
@@ -229,3 +240,7 @@ def build(settings: Settings) -> Services:
         review=ReviewCommands(runner, exchange),
         clock=clock,
     )
+    # Files of a folder import whose names do not settle their type are
+    # recognised by the OCR pool (manual 9.1, 智能识别).
+    found.library_imports.recognise = found.recognise_quietly
+    return found

@@ -591,3 +591,42 @@ def test_enterprise_records_tell_own_from_partners_and_templates_choose_types(
         "drug_distribution_licence",
     ]
     assert len(plain["qualification_types"]) > 2
+
+
+def test_an_imported_file_whose_name_says_nothing_is_recognised(api: Api) -> None:
+    from tests.integration.test_ocr_recognition import VALID_USCC, licence_png
+
+    headers = api.verified()["headers"]
+    template = api.client.get(
+        f"{LIB}/templates", params={"kind": "enterprise"}, headers=headers
+    )
+    book = load_workbook(io.BytesIO(template.content))
+    sheet: Any = book.active
+    sheet.append([1, "福州康宁医药有限公司", VALID_USCC])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    import_id = api.client.post(
+        f"{LIB}/imports",
+        params={"kind": "enterprise"},
+        files={"file": ("企业.xlsx", buffer.getvalue(), "application/octet-stream")},
+        headers=headers,
+    ).json()["import_id"]
+
+    folders = api.client.post(
+        f"{LIB}/imports/{import_id}/folders",
+        files={
+            "archive": (
+                "x.zip",
+                zipped({"1/scan-0001.png": licence_png(VALID_USCC)}),
+                "application/zip",
+            )
+        },
+        headers=headers,
+    ).json()["files"]
+
+    assert folders[0]["ok"] is True
+    assert folders[0]["qualification_type"] == "business_licence"
+    record = folders[0]["record_id"]
+    shown = api.client.get(f"{LIB}/records/{record}", headers=headers).json()
+    assert shown["files"][0]["card"]["uscc"] == VALID_USCC
+    assert shown["files"][0]["card"]["valid_until"] == "long-term"
