@@ -612,7 +612,7 @@ def test_an_imported_file_whose_name_says_nothing_is_recognised(api: Api) -> Non
         headers=headers,
     ).json()["import_id"]
 
-    folders = api.client.post(
+    uploaded = api.client.post(
         f"{LIB}/imports/{import_id}/folders",
         files={
             "archive": (
@@ -622,11 +622,16 @@ def test_an_imported_file_whose_name_says_nothing_is_recognised(api: Api) -> Non
             )
         },
         headers=headers,
-    ).json()["files"]
+    ).json()
+    folders = uploaded["files"]
 
     assert folders[0]["ok"] is True
     assert folders[0]["qualification_type"] == "business_licence"
     record = folders[0]["record_id"]
-    shown = api.client.get(f"{LIB}/records/{record}", headers=headers).json()
+    shown = api.client.get(
+        f"{LIB}/records/{record}",
+        params={"after": uploaded["position"]},
+        headers=headers,
+    ).json()
     assert shown["files"][0]["card"]["uscc"] == VALID_USCC
     assert shown["files"][0]["card"]["valid_until"] == "long-term"
