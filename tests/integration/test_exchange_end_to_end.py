@@ -10,6 +10,7 @@ every step with its actor. Views are kept by `shouying relay` and
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -74,6 +75,18 @@ def record_with_file(
     )
     assert response.status_code == 201, response.text
     return {"record_id": record_id, "document_ids": [response.json()["document_id"]]}
+
+
+def eventually(fetch: Any, until: Any = bool, seconds: float = 30) -> Any:
+    """What ``fetch`` answers once ``until`` holds. A save of many aggregates
+    spans Kafka partitions, and ``?after=`` waits for the partition of the
+    position given only; the others follow within moments."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = fetch()
+        if until(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def step(
@@ -215,11 +228,13 @@ def test_a_package_to_100_recipients_through_review_token_seal_and_acceptance(
     assert len(sent["deliveries"]) == 100
 
     def waiting(enterprise: dict[str, Any]) -> str:
-        items = api.client.get(
-            "/api/v1/inbox",
-            params={"after": sent["position"]},
-            headers=enterprise["headers"],
-        ).json()["items"]
+        items = eventually(
+            lambda: api.client.get(
+                "/api/v1/inbox",
+                params={"after": sent["position"]},
+                headers=enterprise["headers"],
+            ).json()["items"]
+        )
         return str(items[0]["delivery_id"])
 
     # B's two-level accept review.
@@ -268,15 +283,23 @@ def test_a_package_to_100_recipients_through_review_token_seal_and_acceptance(
     assert withdraw.json()["code"] == "PACKAGE_ACCEPTED"
 
     # B's library holds the files, with valid seals.
-    records = api.client.get(
-        f"{LIB}/records", params={"after": decided["position"]}, headers=b["headers"]
-    ).json()["items"]
+    records = eventually(
+        lambda: api.client.get(
+            f"{LIB}/records",
+            params={"after": decided["position"]},
+            headers=b["headers"],
+        ).json()["items"],
+        until=lambda found: len(found) == 4,
+    )
     assert sorted(r["kind"] for r in records) == ["drug", "drug", "drug", "enterprise"]
     for record in records:
-        detail = api.client.get(
-            f"{LIB}/records/{record['record_id']}", headers=b["headers"]
+        detail = eventually(
+            lambda r=record: api.client.get(
+                f"{LIB}/records/{r['record_id']}", headers=b["headers"]
+            ).json(),
+            until=lambda found: bool(found["files"]),
         )
-        for file in detail.json()["files"]:
+        for file in detail["files"]:
             report = api.client.get(
                 f"{LIB}/records/{record['record_id']}/documents/{file['document_id']}/verification",
                 headers=b["headers"],
@@ -285,11 +308,18 @@ def test_a_package_to_100_recipients_through_review_token_seal_and_acceptance(
             assert len(report["signatures"]) == 1
 
     # Every step in the audit view, with its actor.
-    trail = api.client.get(
-        "/api/v1/audit-events",
-        params={"aggregate_id": package, "after": rejected["position"], "limit": 200},
-        headers=admin,
-    ).json()["items"]
+    trail = eventually(
+        lambda: api.client.get(
+            "/api/v1/audit-events",
+            params={
+                "aggregate_id": package,
+                "after": rejected["position"],
+                "limit": 200,
+            },
+            headers=admin,
+        ).json()["items"],
+        until=lambda found: len(found) >= 6,
+    )
     steps = [(e["event_type"], e["actor"]) for e in trail]
     admin_id = sender["account_id"]
     assert steps == [
