@@ -34,6 +34,16 @@ first character at the start of a row, and an exact label in a second column
 whose value on the left ran up to it without a gap (the column is known from
 other rows' labels starting at the same place). A date of issue whose label
 was lost is the one date alone on its row below every label.
+
+A number's grammar decides whether it is in doubt
+(:func:`~ocr_service.normalise.number_in_shape`): a province abbreviation
+first, 国 only before what it licenses, a drug approval number as 国药准字,
+a class letter and eight digits (read again with only those characters). A
+row the first reading lost whole (room for a row between two label rows,
+while the page lacks a field its kind carries) is read again as one line. A
+credit code or ID number no reading found is read again, with only its
+characters, from the longest run of them on a row, and taken only when its
+check characters hold.
 """
 
 from __future__ import annotations
@@ -49,11 +59,11 @@ from typing import Any
 from ocr_service.matching import find_all
 from ocr_service.normalise import (
     LONG_TERM,
-    NUMBER_PREFIXES,
     SURNAMES,
     find_dates,
     fold,
     normalise_date,
+    number_in_shape,
     parse_term,
     repair_credit_code,
     repair_id_number,
@@ -331,8 +341,13 @@ def _is_cjk(c: str) -> bool:
     return "\u4e00" <= c <= "\u9fff"
 
 
+# What no value starts with: separators, and the specks (read as 。 and the
+# like) that noise and letter-spaced labels leave between label and value.
+_LEADING_NOISE = _SEPARATORS + "。_-~'\"`"
+
+
 def _value_start(row: Row, position: int, end: int) -> int:
-    while position < end and row.text[position] in _SEPARATORS:
+    while position < end and row.text[position] in _LEADING_NOISE:
         position += 1
     return position
 
@@ -583,7 +598,7 @@ def extract(
             found = _read(reads, keys, reader.text(span), today)
             if reread is not None and _doubtful(reads, keys, found, allowed):
                 boxes = reader.piece_boxes(span, hit, extend=reads == "number")
-                again = reread(boxes, reads)
+                again = reread(boxes, _reread_as(reads, found))
                 if again is not None:
                     found = _prefer(reads, found, _read(reads, keys, again, today))
             if reread is not None and reads == "name":
@@ -598,7 +613,11 @@ def extract(
                 fields[key] = Field(value, confidence, box)
                 if key == "issuing_authority":
                     authority_row = span.pieces[-1][0]
+    if reread is not None and kind in KIND_KEYS and kind != "unknown":
+        _read_lost_rows(reader, fields, allowed, reread, to_original, today)
     _fill_from_page(reader, fields, allowed, authority_row, to_original, today)
+    if reread is not None:
+        _reread_code_runs(reader, fields, allowed, reread, to_original, today)
     return {key: fields[key] for key in FIELD_KEYS if key in fields}
 
 
@@ -668,7 +687,16 @@ def _reread_surname(
 
 
 def _prefixed(value: str) -> bool:
-    return value[:1] in NUMBER_PREFIXES
+    return number_in_shape(value)
+
+
+def _reread_as(reads: str, found: list[tuple[str, str, float]]) -> str:
+    """How a doubtful value is read again: a drug approval number with only
+    the characters it may hold (its grammar is closed: 国药准字, a class
+    letter, eight digits), anything else as it was read."""
+    if reads == "number" and any("药准字" in v[:5] for _, v, _ in found):
+        return "approval"
+    return reads
 
 
 def _doubtful(
@@ -762,6 +790,105 @@ def _fill_from_page(
             fields["sex"] = Field(
                 sex, number.confidence * 0.95, previous.box if previous else number.box
             )
+
+
+# A row the first reading lost: a gap between two rows holding labels at
+# least this many row heights high (where the rows around it stand this much
+# apart, a row fits between them) and at most that many is read again as one
+# line, at most this many such gaps a page.
+_LOST_ROW_GAP = 1.6
+_LOST_ROW_MAX_GAP = 4.0
+_LOST_ROW_TRIES = 2
+
+
+def _read_lost_rows(
+    reader: _Reader,
+    fields: dict[str, Field],
+    allowed: frozenset[str],
+    reread: Reread,
+    to_original: Callable[[Box], Box],
+    today: date | None,
+) -> None:
+    """Fields a row the first reading dropped whole would have held. Where
+    the page lacks a field its kind carries and two rows with labels stand
+    apart by room for a row, the middle of that room is read again as one
+    line, and the fields its labels name that are still missing are taken
+    from it."""
+    if not any(key not in fields for key in allowed):
+        return
+    rows = reader.rows
+    tries = 0
+    for index in range(len(rows) - 1):
+        if tries >= _LOST_ROW_TRIES:
+            return
+        above, below = rows[index], rows[index + 1]
+        if not reader.hits[index] or not reader.hits[index + 1]:
+            continue
+        height = max(above.height, below.height)
+        gap = below.box[1] - above.box[3]
+        if not _LOST_ROW_GAP * height <= gap <= _LOST_ROW_MAX_GAP * height:
+            continue
+        tries += 1
+        box = (
+            min(above.box[0], below.box[0]),
+            above.box[3] + 1,
+            max(above.box[2], below.box[2]),
+            below.box[1] - 1,
+        )
+        again = reread((box,), "row")
+        if not again:
+            continue
+        lost = extract(rows_from_text([again]), reader.kind, today=today)
+        for key, found in lost.items():
+            if key in allowed and key not in fields:
+                fields[key] = Field(
+                    found.value, found.confidence * 0.8, to_original(box)
+                )
+
+
+# A code not found by its label nor in any row's text: the rows holding a run
+# of at least this many of its characters (a code with a character or two
+# misread or merged with its neighbours), longest run first, are read again
+# from the run's box, widened by this many row heights left and right.
+_CODE_RUNS = {
+    "uscc": re.compile(r"[0-9A-Z]{14,}"),
+    "id": re.compile(r"[0-9][0-9Xx×]{13,}"),
+}
+_CODE_RUN_WIDEN = 1.5
+_CODE_RUN_TRIES = 2
+
+
+def _reread_code_runs(
+    reader: _Reader,
+    fields: dict[str, Field],
+    allowed: frozenset[str],
+    reread: Reread,
+    to_original: Callable[[Box], Box],
+    today: date | None,
+) -> None:
+    """A credit code or ID number no reading found, read again from the long
+    run of its characters on a row, with only the characters it may hold:
+    the first reading put a misread or merged glyph into the run, so that
+    its check character failed. Taken only when the check holds."""
+    for key, reads in (("uscc", "uscc"), ("id_number", "id")):
+        if key in fields or key not in allowed:
+            continue
+        runs: list[tuple[int, int, int]] = []
+        for index, row in enumerate(reader.rows):
+            for m in _CODE_RUNS[reads].finditer(fold(row.text)):
+                if len(fold(row.text)) == len(row.text):
+                    runs.append((index, m.start(), m.end()))
+        runs.sort(key=lambda r: r[1] - r[2])
+        for index, start, end in runs[:_CODE_RUN_TRIES]:
+            row = reader.rows[index]
+            x0, y0, x1, y1 = row.span_box(start, end)
+            widen = round(_CODE_RUN_WIDEN * row.height)
+            box = (max(0, x0 - widen), y0, x1 + widen, y1)
+            again = reread((box,), reads)
+            found = _read(reads, (key,), again, today) if again else []
+            if found:
+                fields[key] = Field(found[0][1], 0.9, to_original(box))
+                break
 
 
 # Labels whose value has a grammar (dates, terms) strict enough to confirm a

@@ -39,6 +39,7 @@ __all__ = [
     "find_dates",
     "fold",
     "normalise_date",
+    "number_in_shape",
     "parse_term",
     "repair_credit_code",
     "repair_id_number",
@@ -51,6 +52,27 @@ LONG_TERM = "long-term"
 NUMBER_PREFIXES = (
     "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新港澳台国"
 )
+
+# A drug approval number: 国药准字, the letter of its class (H chemical, Z
+# Chinese medicine, S biological, J imported, B health food, T in-vitro
+# diagnostic, F excipient) and eight digits.
+_APPROVAL_NUMBER = re.compile(r"国药准字[HZSJBTF]\d{8}")
+
+
+def number_in_shape(value: str) -> bool:
+    """Whether ``value`` (a licence, registration or approval number) has the
+    shape such numbers have: a province's abbreviation first, or 国 followed
+    by the character naming what it licenses (国药准字, 国械注准: a bare 国
+    before digits is a misread abbreviation); a drug approval number
+    (``国药准字``) in full."""
+    if value[:1] not in NUMBER_PREFIXES:
+        return False
+    if value[0] == "国" and not "\u4e00" <= value[1:2] <= "\u9fff":
+        return False
+    if "药准字" in value[:4]:
+        return _APPROVAL_NUMBER.fullmatch(value) is not None
+    return True
+
 
 # The first character of a Chinese person's name: the surnames borne by
 # nearly all of the population (the commonest few hundred, and the first

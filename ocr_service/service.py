@@ -20,8 +20,13 @@ the image as submitted, cropped to the value's box, straightened, scaled to
 a fixed text height and read as one line by the worker's second Tesseract
 instance, with the characters the value may hold (codes, dates; a person's
 name whose first character is no surname is read the same way); a number's
-leading character that is no province abbreviation is read once more on its
-own, restricted to them.
+leading character that is no province abbreviation (or a bare 国 before
+digits) is read once more on its own, restricted to them, and so is a name's
+first character that is no surname, restricted to surnames; that
+character's cell is found from the ink, one text height wide, since
+Tesseract's glyph boxes in a line are often a good part of a character off.
+A drug approval number is read with its own alphabet; a band where a row
+was lost is cut to its ink before it is scaled and read.
 Failures raise an :class:`~ocr_service.errors.OcrError` with a stable code;
 none of them harms the worker, which goes on to the next file.
 """
@@ -35,6 +40,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from aggregates.identifiers import USCC_ALPHABET
@@ -43,7 +49,7 @@ from ocr_service.engine import Engine, EngineSettings
 from ocr_service.errors import EmptyPage, OcrError
 from ocr_service.fields import Reread, extract
 from ocr_service.loading import Limits, load_pages
-from ocr_service.normalise import NUMBER_PREFIXES
+from ocr_service.normalise import NUMBER_PREFIXES, SURNAMES
 from ocr_service.text import Box, Line, Page, Row, group_rows
 
 __all__ = ["Recogniser", "read_page"]
@@ -100,6 +106,7 @@ _WHITELISTS = {
     "term": "0123456789年月日.-/至长期有效自起",
     "term_end": "0123456789年月日.-/至长期有效",
     "validity": "0123456789年月日.-/至长期有效自起",
+    "approval": "国药准字HZSJBTF0123456789",
 }
 
 
@@ -119,6 +126,8 @@ def _rereader(engine: Engine, page: Page) -> Reread | None:
                 (_REREAD_MARGIN_Y if reads in _SHORT_MARGIN else _REREAD_MARGIN)
                 * height
             )
+            if reads == "row":
+                margin_y = 0
             image = crop(
                 (
                     box[0] - margin_x,
@@ -128,7 +137,13 @@ def _rereader(engine: Engine, page: Page) -> Reread | None:
                 ),
                 0,
             )
-            factor = _REREAD_LINE_HEIGHT / (height / page.scale)
+            text_height = height / page.scale
+            if reads == "row":
+                found = _ink_band(image)
+                if found is None:
+                    return None
+                image, text_height = found
+            factor = _REREAD_LINE_HEIGHT / text_height
             if abs(factor - 1.0) > 0.05:
                 image = image.resize(
                     (
@@ -140,8 +155,10 @@ def _rereader(engine: Engine, page: Page) -> Reread | None:
             line = engine.read_line(image, _WHITELISTS.get(reads, ""))
             if line is None:
                 return None
-            if reads == "number" and not texts:
+            if reads in ("number", "approval") and not texts:
                 line = _read_prefix(engine, image, line)
+            if reads == "name" and not texts:
+                line = _read_surname(engine, image, line)
             row = Row.of(line.glyphs)
             texts.append(row.span_text(0, len(row.text)))
         return "".join(texts)
@@ -149,14 +166,75 @@ def _rereader(engine: Engine, page: Page) -> Reread | None:
     return reread
 
 
+def _ink_band(image: Image.Image) -> tuple[Image.Image, float] | None:
+    """``image`` (a band where a row may be) cut to the rows holding ink,
+    with a margin, and the height of that ink; ``None`` if it is blank."""
+    pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    low, high = float(pixels.min()), float(pixels.max())
+    if high - low < 64:
+        return None
+    ink = (pixels < high - _INK_LEVEL * (high - low)).sum(axis=1) >= 2
+    rows = np.flatnonzero(ink)
+    if rows.size == 0:
+        return None
+    # The tallest run of inked pixel rows (a neighbouring row's edge, cut
+    # into the band, is a thin run apart from it).
+    breaks = np.flatnonzero(np.diff(rows) > 2)
+    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
+    ends = np.concatenate((rows[breaks], [rows[-1]])) + 1
+    tallest = int(np.argmax(ends - starts))
+    top, bottom = int(starts[tallest]), int(ends[tallest])
+    margin = round(_REREAD_MARGIN * (bottom - top))
+    band = image.crop((0, max(0, top - margin), image.width, bottom + margin))
+    return band, float(bottom - top)
+
+
+def _first_character(line: Line) -> int | None:
+    """Where the first character of ``line`` that is not punctuation (a
+    label's colon the crop took in) stands, if it is a Chinese one."""
+    at = 0
+    while at < len(line.glyphs) and not line.glyphs[at].text[:1].isalnum():
+        at += 1
+    if at == len(line.glyphs) or not "\u4e00" <= line.glyphs[at].text[:1] <= "\u9fff":
+        return None
+    return at
+
+
 def _read_prefix(engine: Engine, image: Image.Image, line: Line) -> Line:
     """``line`` (a number read from ``image``) with a leading Chinese
     character that is no province abbreviation read again from its own box,
     restricted to those abbreviations."""
-    first = line.glyphs[0]
-    if first.text in NUMBER_PREFIXES or not "\u4e00" <= first.text[:1] <= "\u9fff":
+    at = _first_character(line)
+    if at is None:
         return line
-    x0, y0, x1, y1 = first.box
+    first = line.glyphs[at]
+    following = "".join(g.text for g in line.glyphs[at + 1 : at + 2])
+    # 国 stands first only before what it licenses (国药准字, 国械注准);
+    # before digits it is a province's abbreviation misread.
+    before_digits = following[:1].isdigit()
+    if first.text in NUMBER_PREFIXES and not (first.text == "国" and before_digits):
+        return line
+    allowed = NUMBER_PREFIXES.replace("国", "") if before_digits else NUMBER_PREFIXES
+    return _vote_first(engine, image, line, at, allowed)
+
+
+def _read_surname(engine: Engine, image: Image.Image, line: Line) -> Line:
+    """``line`` (a person's name read from ``image``) with a first character
+    that is no surname read again from its own box, restricted to surnames
+    (a closed set, :data:`~ocr_service.normalise.SURNAMES`)."""
+    at = _first_character(line)
+    if at is None or line.glyphs[at].text in SURNAMES:
+        return line
+    return _vote_first(engine, image, line, at, SURNAMES)
+
+
+def _vote_first(
+    engine: Engine, image: Image.Image, line: Line, at: int, allowed: str
+) -> Line:
+    """``line`` with its glyph ``at`` read again from the character's cell on
+    ``image``, restricted to ``allowed``."""
+    first = line.glyphs[at]
+    x0, y0, x1, y1 = _prefix_box(image, line, at)
     height = y1 - y0
     # Tesseract reads one character best with white space around it; its
     # reading of a rare one changes with a pixel more or less of crop or
@@ -176,7 +254,7 @@ def _read_prefix(engine: Engine, image: Image.Image, line: Line) -> Line:
             )
             border = max(4, round(height * factor / 2))
             again = engine.read_line(
-                ImageOps.expand(scaled, border=border, fill=255), NUMBER_PREFIXES
+                ImageOps.expand(scaled, border=border, fill=255), allowed
             )
             if again is not None and len(again.text) == 1:
                 glyph = again.glyphs[0]
@@ -184,10 +262,45 @@ def _read_prefix(engine: Engine, image: Image.Image, line: Line) -> Line:
     if not votes:
         return line
     best = max(votes, key=lambda c: votes[c])
-    return Line((replace(first, text=best), *line.glyphs[1:]))
+    glyphs = line.glyphs
+    return Line((*glyphs[:at], replace(first, text=best), *glyphs[at + 1 :]))
 
 
 _PREFIX_SCALES = (1.0, 0.8)
+# Pixels darker than this share of the way from the crop's lightest to its
+# darkest are ink, when the prefix's cell is found from the image.
+_INK_LEVEL = 0.5
+
+
+def _prefix_box(image: Image.Image, line: Line, at: int) -> Box:
+    """The box of the character ``line.glyphs[at]`` stands for, found from
+    the ink rather than from Tesseract's glyph box, which for a line read
+    whole is often a good part of a character off. A Chinese character is
+    about as wide as the line's text is high: the cell starts at the first
+    ink right of the glyph before it (the label's colon) and is one text
+    height wide. Tesseract's box where no such ink is found."""
+    glyph = line.glyphs[at]
+    pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    low, high = float(pixels.min()), float(pixels.max())
+    if high - low < 32:
+        return glyph.box
+    ink = pixels < high - _INK_LEVEL * (high - low)
+    top = min(g.box[1] for g in line.glyphs)
+    bottom = max(g.box[3] for g in line.glyphs)
+    band = ink[top:bottom]
+    rows = np.flatnonzero(band.any(axis=1))
+    if rows.size == 0:
+        return glyph.box
+    y0, y1 = top + int(rows[0]), top + int(rows[-1]) + 1
+    height = y1 - y0
+    start = line.glyphs[at - 1].box[2] if at > 0 else 0
+    # Not before the glyph's own box by more than a character's width.
+    start = max(start, glyph.box[0] - height)
+    columns = np.flatnonzero(ink[y0:y1, start:].any(axis=0))
+    if columns.size == 0:
+        return glyph.box
+    x0 = start + int(columns[0])
+    return x0, y0, min(image.width, x0 + height), y1
 
 
 class Recogniser:

@@ -356,3 +356,138 @@ def test_a_row_unlike_any_date_label_is_not_taken_for_one() -> None:
     found = values(lines, "id_card_back")
 
     assert "valid_from" not in found and "valid_until" not in found
+
+
+def readings(
+    answers: dict[str, str],
+) -> tuple[list[tuple[tuple[tuple[int, int, int, int], ...], str]], Reread]:
+    """A second reading that finds ``answers[reads]`` (nothing for another
+    kind of reading), and each box and kind asked of it."""
+    asked: list[tuple[tuple[tuple[int, int, int, int], ...], str]] = []
+
+    def reread(boxes: tuple[tuple[int, int, int, int], ...], reads: str) -> str | None:
+        asked.append((boxes, reads))
+        return answers.get(reads)
+
+    return asked, reread
+
+
+def test_a_bare_guo_before_digits_is_no_national_prefix_and_is_read_again() -> None:
+    lines = [*LICENCE]
+    lines[1] = "编    号  国20222070"
+    asked, reread = readings({"number": "闽20222070"})
+
+    found = extract(rows_from_text(lines), "drug_manufacturing_licence", reread=reread)
+
+    assert found["licence_no"].value == "闽20222070"
+    assert [reads for _, reads in asked] == ["number"]
+
+
+REPORT = [
+    "检验报告书",
+    "产品名称  复方甘草片",
+    "批准文号  国药准字了再20995731",
+    "生产企业  福州康宁医药有限公司",
+]
+
+
+def test_an_approval_number_off_its_grammar_is_read_again_with_its_alphabet() -> None:
+    asked, reread = readings({"approval": "国药准字H20995731"})
+
+    found = extract(rows_from_text(REPORT), "inspection_report", reread=reread)
+
+    assert found["approval_no"].value == "国药准字H20995731"
+    assert [reads for _, reads in asked] == ["approval"]
+
+
+def test_an_approval_number_stays_as_first_read_when_the_second_is_off_too() -> None:
+    _, reread = readings({"approval": "国药准字20995731"})
+
+    found = extract(rows_from_text(REPORT), "inspection_report", reread=reread)
+
+    assert found["approval_no"].value == "国药准字了再20995731"
+
+
+def test_an_approval_number_in_its_grammar_is_not_read_again() -> None:
+    lines = [*REPORT]
+    lines[2] = "批准文号  国药准字H20995731"
+    asked, reread = readings({})
+
+    extract(rows_from_text(lines), "inspection_report", reread=reread)
+
+    assert asked == []
+
+
+def test_specks_between_a_label_and_its_value_do_not_start_the_value() -> None:
+    lines = [
+        "营业执照",
+        "营业期限。。    2003年01月21日至2033年0",
+        "          1月20日",
+        "住所。   福建省厦门市海沧区和平路",
+        "      300号",
+    ]
+
+    found = values(lines, "business_licence")
+
+    assert found["term_to"] == "2033-01-20"
+    assert found["address"] == "福建省厦门市海沧区和平路300号"
+
+
+LOST_ROW = [
+    "药品经营许可证",
+    "企业名称  济南仁世医药科技有限公司",
+    "",
+    "发证机关  山东省药品监督管理局",
+]
+
+
+def test_a_row_the_first_reading_lost_between_labels_is_read_again() -> None:
+    asked, reread = readings({"row": "法定代表人龚霞慧"})
+
+    found = extract(
+        rows_from_text(LOST_ROW), "drug_distribution_licence", reread=reread
+    )
+
+    assert found["legal_representative"].value == "龚霞慧"
+    (((_, y0, _, y1),), reads) = asked[-1]
+    assert reads == "row"
+    # The band between the two rows: below 企业名称's, above 发证机关's.
+    assert y0 >= 40 + 20 and y1 <= 3 * 40
+
+
+def test_rows_standing_as_close_as_rows_do_are_not_read_for_a_lost_one() -> None:
+    lines = [line for line in LOST_ROW if line]
+    asked, reread = readings({"row": "法定代表人龚霞慧"})
+
+    found = extract(rows_from_text(lines), "drug_distribution_licence", reread=reread)
+
+    assert "legal_representative" not in found
+    assert all(reads != "row" for _, reads in asked)
+
+
+ID_FRONT = [
+    "姓名  吴丽军",
+    "性别  女  民族  满",
+    "住址  广东省广州市白云区五四路120号",
+    "公民身份模a9局30106199110224963",
+]
+
+
+def test_an_id_number_failing_its_check_is_read_again_from_its_digit_run() -> None:
+    asked, reread = readings({"id": "330106199110224963"})
+
+    found = extract(rows_from_text(ID_FRONT), "id_card_front", reread=reread)
+
+    assert found["id_number"].value == "330106199110224963"
+    (((x0, _, x1, _),), reads) = asked[-1]
+    assert reads == "id"
+    # The run's box, widened to take in a digit merged with its neighbour.
+    assert x0 < ID_FRONT[3].index("3") * 10 < x1
+
+
+def test_a_digit_run_read_again_that_still_fails_its_check_gives_nothing() -> None:
+    _, reread = readings({"id": "30106199110224963"})
+
+    found = extract(rows_from_text(ID_FRONT), "id_card_front", reread=reread)
+
+    assert "id_number" not in found

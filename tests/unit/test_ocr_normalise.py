@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ocr_service.normalise import (
     LONG_TERM,
     normalise_date,
+    number_in_shape,
     parse_term,
     repair_credit_code,
     repair_id_number,
@@ -147,3 +148,19 @@ def test_an_id_number_with_letter_o_and_lower_case_x_is_repaired() -> None:
     repaired = repair_id_number(reading, TODAY)
 
     assert repaired == "35010219900102002X"
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["闽20204615", "鄂械注准20212864854", "国械注准20193091234", "国药准字H20995731"],
+)
+def test_numbers_in_their_grammar_are_in_shape(number: str) -> None:
+    assert number_in_shape(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["哪械注准20212864854", "国20204615", "国药准字了再20995731", "国药准字H2099573"],
+)
+def test_numbers_off_their_grammar_are_not_in_shape(number: str) -> None:
+    assert not number_in_shape(number)
