@@ -117,6 +117,13 @@ def wait_for_view(request: Request, view: str, after: int | None) -> bool:
     return True
 
 
+def view_answer(body: Any, *, caught_up: bool) -> Response:
+    """A read from a view; ``X-View-Stale`` says it had not yet caught up
+    with the position the client waited for."""
+    headers = {} if caught_up else {"X-View-Stale": "true"}
+    return OrjsonResponse(body, headers=headers)
+
+
 def page(
     items: list[dict[str, Any]], limit: int, next_cursor: Any, *, caught_up: bool
 ) -> Response:

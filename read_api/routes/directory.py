@@ -15,10 +15,10 @@ from read_api.auth import Identity, require
 from read_api.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    OrjsonResponse,
     decode_cursor,
     page,
     services,
+    view_answer,
     wait_for_view,
 )
 from read_api.routes.enterprises import Category
@@ -84,5 +84,4 @@ def directory_entry(
             raise NotFound(f"no verified enterprise {enterprise_id}")
         entry = {**rows[0], "verified": True}
         entry["receivers"] = query_receivers(found.engine, tx, str(enterprise_id))
-    headers = {} if caught_up else {"X-View-Stale": "true"}
-    return OrjsonResponse(entry, headers=headers)
+    return view_answer(entry, caught_up=caught_up)

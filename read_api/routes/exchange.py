@@ -36,6 +36,7 @@ from read_api.http import (
     answer,
     caller_of,
     services,
+    view_answer,
     wait_for_view,
 )
 from read_api.routes.library import disposition
@@ -322,9 +323,7 @@ def outbox(
             limit=limit,
             filters=filters,
         )
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.get("/inbox")
@@ -356,9 +355,7 @@ def inbox(
             mobile=mobile,
             filters=_filters(status, category, q, since, until),
         )
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.get("/guest/inbox")
@@ -395,9 +392,7 @@ def guest_inbox(
         }
         for i in items
     ]
-    return OrjsonResponse(
-        {"items": shown}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": shown}, caught_up=caught_up)
 
 
 class Batch(BaseModel):
@@ -453,9 +448,7 @@ def dispatch_queue(
             submitter=submitter,
             limit=limit,
         )
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.post("/packages/seal-batch", status_code=202)

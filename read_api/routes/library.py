@@ -45,6 +45,7 @@ from read_api.http import (
     decode_cursor,
     page,
     services,
+    view_answer,
     wait_for_view,
 )
 from read_api.routes.ocr import shown_name
@@ -455,9 +456,7 @@ def document_history(
         or wanted in e["data"].get("document_ids", [])
         or e["event_type"] in _RECORD_WIDE
     ]
-    return OrjsonResponse(
-        {"items": events}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": events}, caught_up=caught_up)
 
 
 #: Record events that change every file with it (to the bin and back).
@@ -481,7 +480,7 @@ def recycle_bin(
         body = query_bin(
             found.engine, tx, enterprise_id=identity.enterprise_id, limit=limit
         )
-    return OrjsonResponse(body, headers={} if caught_up else {"X-View-Stale": "true"})
+    return view_answer(body, caught_up=caught_up)
 
 
 @router.get("/expiry")
@@ -531,7 +530,7 @@ def library_settings(
     found = services(request)
     with found.views.transaction(write=False) as tx:
         body = query_settings(found.engine, tx, identity.enterprise_id)
-    return OrjsonResponse(body, headers={} if caught_up else {"X-View-Stale": "true"})
+    return view_answer(body, caught_up=caught_up)
 
 
 Settings = Depends(require("library.settings"))

@@ -17,12 +17,12 @@ from read_api.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     BadCursor,
-    OrjsonResponse,
     answer,
     caller_of,
     decode_cursor,
     page,
     services,
+    view_answer,
     wait_for_view,
 )
 
@@ -95,9 +95,7 @@ def unread_count(
     found = services(request)
     with found.views.transaction(write=False) as tx:
         unread = count_unread(found.engine, tx, enterprise_id=identity.enterprise_id)
-    return OrjsonResponse(
-        {"unread": unread}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"unread": unread}, caught_up=caught_up)
 
 
 def _mark(

@@ -21,7 +21,14 @@ from aggregates.permissions import CATALOGUE
 from commands.organisation import NewAccount
 from projections.organisation import OrganisationView, query_organisation
 from read_api.auth import IdempotencyKey, Identity, IfMatch, require
-from read_api.http import OrjsonResponse, answer, caller_of, services, wait_for_view
+from read_api.http import (
+    OrjsonResponse,
+    answer,
+    caller_of,
+    services,
+    view_answer,
+    wait_for_view,
+)
 
 router = APIRouter(prefix="/api/v1/organisation", tags=["organisation"])
 flows = APIRouter(prefix="/api/v1/review-flows", tags=["review-flows"])
@@ -100,8 +107,7 @@ def organisation(
     found = services(request)
     with found.views.transaction(write=False) as tx:
         body = query_organisation(found.engine, tx, identity.enterprise_id)
-    headers = {} if caught_up else {"X-View-Stale": "true"}
-    return OrjsonResponse(body, headers=headers)
+    return view_answer(body, caught_up=caught_up)
 
 
 @router.get("/permissions")
@@ -338,8 +344,7 @@ def list_flows(
         ]
     if trigger is not None:
         items = [f for f in items if f["trigger"] == trigger]
-    headers = {} if caught_up else {"X-View-Stale": "true"}
-    return OrjsonResponse({"items": items}, headers=headers)
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 ManageFlows = Depends(require("review_flows.manage"))

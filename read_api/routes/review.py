@@ -23,10 +23,10 @@ from projections.review import ReviewsView, query_review, query_reviews
 from read_api.auth import IdempotencyKey, Identity, require
 from read_api.http import (
     MAX_LIMIT,
-    OrjsonResponse,
     answer,
     caller_of,
     services,
+    view_answer,
     wait_for_view,
 )
 
@@ -78,9 +78,7 @@ def list_reviews(
             subject_kind=subject_kind,
             limit=limit,
         )
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.get("/reviews/{review_id}")
@@ -106,7 +104,7 @@ def get_review(
         )
     if review is None:
         raise NotFound(f"no review {review_id}")
-    return OrjsonResponse(review, headers={} if caught_up else {"X-View-Stale": "true"})
+    return view_answer(review, caught_up=caught_up)
 
 
 @router.post("/reviews/{review_id}/open", status_code=202)

@@ -27,6 +27,7 @@ from read_api.http import (
     answer,
     caller_of,
     services,
+    view_answer,
     wait_for_view,
 )
 
@@ -62,9 +63,7 @@ def seal_images(
             status=None,
             limit=MAX_LIMIT,
         )
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.post("/seal-images", status_code=202)
@@ -106,9 +105,7 @@ def pending_seal_images(
         items = query_seals(
             found.engine, tx, enterprise_id=None, status="pending", limit=MAX_LIMIT
         )
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.get("/enterprises/{enterprise_id}/seal-images/content")
@@ -209,9 +206,7 @@ def certificates(
     found = services(request)
     with found.views.transaction(write=False) as tx:
         items = query_certificates(found.engine, tx, identity.enterprise_id)
-    return OrjsonResponse(
-        {"items": items}, headers={} if caught_up else {"X-View-Stale": "true"}
-    )
+    return view_answer({"items": items}, caught_up=caught_up)
 
 
 @router.post("/certificates/cloud", status_code=201)
@@ -464,7 +459,7 @@ def seal_task(
         task = query_task(found.engine, tx, identity.enterprise_id, str(task_id))
     if task is None:
         raise NotFound(f"no seal task {task_id}")
-    return OrjsonResponse(task, headers={} if caught_up else {"X-View-Stale": "true"})
+    return view_answer(task, caught_up=caught_up)
 
 
 @router.post("/seal-tasks/{task_id}/run", status_code=202)
