@@ -382,18 +382,6 @@ def test_pkcs11_errors_map_to_stable_codes(ckr: int, code: str, status: int) -> 
         assert PyKCS11.CKR[ckr] in error.message
 
 
-def test_pin_locked_through_the_agent(
-    client: TestClient, token: SoftToken, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # SoftHSM never locks a PIN; make its login answer as a locked token does.
-    def locked(self: Any, pin: str, user_type: int = PyKCS11.CKU_USER) -> None:
-        raise PyKCS11.PyKCS11Error(PyKCS11.CKR_PIN_LOCKED)
-
-    monkeypatch.setattr(PyKCS11.Session, "login", locked)
-    response = client.post(f"/tokens/{token.slot}/sign", json=sign_body(token))
-    assert_problem(response, 423, "PIN_LOCKED")
-
-
 def test_tokens_raises_bridge_errors(tokens: Tokens, token: SoftToken) -> None:
     with pytest.raises(BridgeError) as caught:
         tokens.sign(token.slot, WRONG_PIN, token.key_id_hex, DATA)
