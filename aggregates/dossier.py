@@ -461,14 +461,14 @@ class Dossier(TracedAggregate):
         blob_before: str,
         blob: str,
         size: int,
-        pages: int,
         certificate_serial: str,
         seal_kind: str | None,
         placements: list[dict[str, Any]],
     ) -> None:
         """Records a seal applied to the file's content as it was
         (``blob_before``); a file changed since is sealed again from its new
-        content, never over it."""
+        content, never over it. Sealing keeps the page count (an image is one
+        page, and becomes a one-page PDF)."""
         self._check_live()
         doc = self._live_document(document_id)
         if doc.blob != blob_before:
@@ -491,7 +491,7 @@ class Dossier(TracedAggregate):
             blob_before=blob_before,
             blob=blob,
             size=size,
-            pages=pages,
+            pages=doc.pages,
             certificate_serial=certificate_serial,
             seal_kind=seal_kind,
             placements=placements,

@@ -47,10 +47,6 @@ from signing_service.verify import verify
 SEALERS_KEPT = 32
 
 
-def count_pages(pdf: bytes) -> int:
-    return check_upload(pdf).pages
-
-
 class SealingCommands:
     def __init__(
         self,
@@ -372,7 +368,6 @@ class SealingCommands:
         certificate: x509.Certificate,
     ) -> None:
         digest = self.library.blobs.put(sealed)
-        pages = count_pages(sealed)
 
         def work() -> Outcome:
             task = self.task(caller, task_id)
@@ -382,7 +377,6 @@ class SealingCommands:
                 blob_before=before,
                 blob=digest,
                 size=len(sealed),
-                pages=pages,
                 certificate_serial=serial_hex(certificate),
                 seal_kind=task.seal_kind.value if task.seal_kind else None,
                 placements=task.placements,
