@@ -356,28 +356,23 @@ def expiry_status(valid_until: str | None, today: date, days: int) -> str:
 #: Which enterprise records are the enterprise's own, a partner's (typed in
 #: here, or received from that partner) or a manufacturer's that came with a
 #: partner's products (manual 9.1: received, and not the sender's own).
-RELATIONS: Mapping[str, str] = {
-    "own": "r.code = o.uscc",
-    "partner": "(o.uscc IS NULL OR r.code IS NULL OR r.code <> o.uscc)"
-    " AND (r.origin = 'uploaded' OR r.code = s.uscc)",
-    "manufacturer": "(o.uscc IS NULL OR r.code IS NULL OR r.code <> o.uscc)"
-    " AND r.origin = 'received' AND (s.uscc IS NULL OR r.code IS NULL"
-    " OR r.code <> s.uscc)",
-}
+#: ``o`` is the enterprise's own owner row and ``s`` the sender's.
+_RELATION = (
+    "CASE WHEN r.kind <> 'enterprise' THEN NULL"
+    " WHEN r.code = o.uscc THEN 'own'"
+    " WHEN r.origin = 'uploaded' OR r.code = s.uscc THEN 'partner'"
+    " ELSE 'manufacturer' END"
+)
 
 
-def relation_of(
-    record: Mapping[str, Any], own: str | None, sender: str | None
-) -> str | None:
-    """The same judgement as :data:`RELATIONS`, for one row."""
-    if record["kind"] != "enterprise":
-        return None
-    code = record["code"]
-    if code is not None and code == own:
-        return "own"
-    if record["origin"] == "uploaded" or (code is not None and code == sender):
-        return "partner"
-    return "manufacturer"
+def _records_with_relation(t: Mapping[str, str]) -> str:
+    """The records table with each row's relation, as ``r``."""
+    columns = ", ".join("r." + c.strip() for c in _RECORD_COLUMNS.split(","))
+    return (
+        f"SELECT {columns}, {_RELATION} AS relation FROM {t['records']} r"
+        f" LEFT JOIN {t['owners']} o ON o.enterprise_id = r.enterprise_id"
+        f" LEFT JOIN {t['owners']} s ON s.enterprise_id = r.received_from"
+    )
 
 
 def query_records(
@@ -402,8 +397,8 @@ def query_records(
         clauses.insert(1, "r.kind = %s")
         params.insert(1, kind)
     if relation is not None:
-        clauses.append("r.kind = 'enterprise'")
-        clauses.append(RELATIONS[relation])
+        clauses.append(f"({_RELATION}) = %s")
+        params.append(relation)
     if q:
         clauses.append(f"r.search LIKE %s ESCAPE '{LIKE_ESCAPE}'")
         params.append(contains(unicodedata.normalize("NFKC", q).casefold()))
@@ -412,23 +407,12 @@ def query_records(
         # reading and discarding every row before it.
         clauses.append("(r.title, r.record_id) > (%s, %s)")
         params += [after[0], after[1]]
-    columns = ", ".join("r." + c.strip() for c in _RECORD_COLUMNS.split(","))
     rows = tx.all(
-        f"SELECT {columns}, o.uscc AS own_uscc, s.uscc AS sender_uscc"
-        f" FROM {t['records']} r"
-        f" LEFT JOIN {t['owners']} o ON o.enterprise_id = r.enterprise_id"
-        f" LEFT JOIN {t['owners']} s ON s.enterprise_id = r.received_from"
-        f" WHERE {' AND '.join(clauses)}"
+        f"{_records_with_relation(t)} WHERE {' AND '.join(clauses)}"
         " ORDER BY r.title, r.record_id LIMIT %s",
         [*params, limit],
     )
-    found = []
-    for row in rows:
-        own, sender = row.pop("own_uscc"), row.pop("sender_uscc")
-        item = _record(row)
-        item["relation"] = relation_of(item, own, sender)
-        found.append(item)
-    return found
+    return [_record(row) for row in rows]
 
 
 def reminder_days(engine: Engine, tx: Tx, enterprise_id: str) -> int:
@@ -472,28 +456,17 @@ def query_record(
     """One record with its live files, each with its expiry status."""
     t = engine.active_tables(tx, LibraryView.name)
     row = tx.one(
-        f"SELECT {_RECORD_COLUMNS} FROM {t['records']}"
-        " WHERE record_id = %s AND enterprise_id = %s",
+        f"{_records_with_relation(t)} WHERE r.record_id = %s AND r.enterprise_id = %s",
         (record_id, enterprise_id),
     )
     if row is None:
         return None
     found = _record(row)
-    owners = tx.all(
-        f"SELECT enterprise_id, uscc FROM {t['owners']}"
-        " WHERE enterprise_id IN (%s, %s)",
-        (enterprise_id, found["received_from"] or ""),
-    )
-    usccs = {o["enterprise_id"]: o["uscc"] for o in owners}
-    found["relation"] = relation_of(
-        found, usccs.get(enterprise_id), usccs.get(found["received_from"] or "")
-    )
+    settings = query_settings(engine, tx, enterprise_id)
     found["template"] = _template_for(
-        query_settings(engine, tx, enterprise_id)["templates"],
-        found["kind"],
-        found["base"].get("category"),
+        settings["templates"], found["kind"], found["base"].get("category")
     )
-    days = reminder_days(engine, tx, enterprise_id)
+    days = settings["reminder_days"]
     docs = tx.all(
         f"SELECT {_DOCUMENT_COLUMNS} FROM {t['documents']}"
         " WHERE record_id = %s AND deleted = 0 ORDER BY added_at, document_id",
