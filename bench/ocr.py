@@ -53,6 +53,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--lang", default=EngineSettings().lang)
     parser.add_argument("--verbose", action="store_true", help="list misreadings")
+    parser.add_argument(
+        "--no-shape-check",
+        action="store_true",
+        help="leave doubtful characters as Tesseract read them",
+    )
     return parser.parse_args(argv[1:] if argv[:1] == ["--"] else argv)
 
 
@@ -111,7 +116,7 @@ def main(argv: list[str]) -> int:
     """Run the OCR bench and print one JSON object; 0 whether or not the goals
     are met (the ``met`` flags say), 2 if the engine cannot start."""
     args = _parse(argv)
-    settings = EngineSettings(lang=args.lang)
+    settings = EngineSettings(lang=args.lang, check_shapes=not args.no_shape_check)
     try:
         tessdata = find_tessdata(args.lang)
         recogniser = Recogniser(workers=1, settings=settings)

@@ -90,6 +90,9 @@ class EngineSettings:
     # Tesseract's page segmentation mode for the page pass (see the module
     # docstring for why a single column).
     page_segmentation: int = tesserocr.PSM.SINGLE_COLUMN
+    # Whether doubtful Chinese characters of names and free text are checked
+    # by their shape against the CJK faces' glyphs (:mod:`ocr_service.glyphs`).
+    check_shapes: bool = True
 
 
 class Engine:

@@ -75,6 +75,7 @@ __all__ = [
     "KIND_KEYS",
     "Field",
     "Reread",
+    "Verify",
     "extract",
     "rows_from_text",
 ]
@@ -360,9 +361,13 @@ def _cut_at_gap(row: Row, start: int, end: int, gap: float) -> int:
 
 
 class _Reader:
-    def __init__(self, rows: Sequence[Row], kind: str) -> None:
-        self.rows = rows
+    def __init__(
+        self, rows: Sequence[Row], kind: str, verify: Verify | None = None
+    ) -> None:
+        self.rows = list(rows)
         self.kind = kind
+        self._verify = verify
+        self._checked: set[tuple[int, int]] = set()
         self.hits = [_row_labels(row, i, kind) for i, row in enumerate(rows)]
         # Where labels start inside rows: the second column of a two-column
         # form, once seen, finds the labels there that stand too close.
@@ -465,6 +470,26 @@ class _Reader:
     def text(self, span: _Span) -> str:
         return "".join(self.rows[r].span_text(s, e) for r, s, e in span.pieces)
 
+    def value_text(self, span: _Span, reads: str) -> str:
+        """The text of a value read as ``reads``; the Chinese characters of
+        names and free text are first checked by their shape (``verify``),
+        once per row, and a row's characters judged wrong are replaced."""
+        if self._verify is not None and reads in _SHAPE_CHECKED:
+            for r, s, e in span.pieces:
+                row = self.rows[r]
+                glyphs = tuple(
+                    i
+                    for i in sorted(set(row.owners[s:e]))
+                    if (r, i) not in self._checked
+                )
+                if not glyphs:
+                    continue
+                self._checked.update((r, i) for i in glyphs)
+                replaced = self._verify(row, glyphs, reads)
+                if replaced:
+                    self.rows[r] = row.replaced(replaced)
+        return self.text(span)
+
     def box(self, span: _Span) -> Box:
         return union(self.rows[r].span_box(s, e) for r, s, e in span.pieces)
 
@@ -558,12 +583,36 @@ def _read(
         number = _clean_number(text)
         return [(keys[0], number, 1.0)] if number else []
     value = _clean_text(text)
+    if keys[0] in _ENTERPRISES:
+        value = _company_suffix(value)
     return [(keys[0], value, 1.0)] if len(value) >= 2 else []
+
+
+# Keys whose value is an enterprise's name, and the forms a company's name
+# ends in by law (有限公司, 有限责任公司, 股份有限公司): a name read as ending
+# in 公 lost its last character, and one ending in 公 and another character
+# after 有限, 责任 or 股份 had it misread.
+_ENTERPRISES = frozenset({"enterprise_name", "holder"})
+_CUT_COMPANY = re.compile(r"(?:有限|责任|股份)公(?:[^司])?$")
+
+
+def _company_suffix(value: str) -> str:
+    """``value`` with the end of a company's legal form put right."""
+    match = _CUT_COMPANY.search(value)
+    if match is None:
+        return value
+    return value[: match.start()] + match.group(0)[:3] + "司"
 
 
 # Reads the value again from the image: given the working-image boxes of a
 # value's pieces and how the value reads, the text found there (or ``None``).
 Reread = Callable[[tuple[Box, ...], str], str | None]
+# Checks characters of a row by their shape: given the row, the indices of
+# the glyphs of a value and how the value reads, the new text of those
+# judged misread.
+Verify = Callable[[Row, tuple[int, ...], str], dict[int, str]]
+# The values whose Chinese characters are checked by their shape.
+_SHAPE_CHECKED = frozenset({"text", "name"})
 
 
 def extract(
@@ -573,13 +622,14 @@ def extract(
     *,
     today: date | None = None,
     reread: Reread | None = None,
+    verify: Verify | None = None,
 ) -> dict[str, Field]:
     """The fields of a page of ``kind`` whose rows are ``rows``; boxes are
     mapped with ``to_original``. With ``reread``, each value is read a second
     time from its own box, and that reading is preferred where it yields a
     value of the field's kind."""
     allowed = KIND_KEYS.get(kind, KIND_KEYS["unknown"])
-    reader = _Reader(rows, kind)
+    reader = _Reader(rows, kind, verify)
     fields: dict[str, Field] = {}
     authority_row: int | None = None
     for row_hits in reader.hits:
@@ -595,7 +645,7 @@ def extract(
                         reader, hit, reread, fields, allowed, to_original, today
                     )
                 continue
-            found = _read(reads, keys, reader.text(span), today)
+            found = _read(reads, keys, reader.value_text(span, reads), today)
             if reread is not None and _doubtful(reads, keys, found, allowed):
                 boxes = reader.piece_boxes(span, hit, extend=reads == "number")
                 again = reread(boxes, _reread_as(reads, found))

@@ -121,9 +121,13 @@ _SPACE = r"[ \t]*"
 _YEAR = f"((?:1|2|l|I|\\|){_SPACE}(?:{_D}{_SPACE}){{3}})"
 _MONTH_OR_DAY = f"({_D}{_SPACE}{_D}?)"
 _SEPARATOR = r"[.\-/．·,，_—–~]"
+# A speck read as a bracket or bar where a digit meets the 年, 月 or 日 after
+# it (``2024年11]月02日``): no digit can stand there, since the year has its
+# four and a month or day its two.
+_STRAY = r"[\]\[|!'`]?"
 _ARABIC_DATE = re.compile(
-    f"{_YEAR}{_SPACE}(?:年|{_SEPARATOR}){_SPACE}{_MONTH_OR_DAY}{_SPACE}"
-    f"(?:月|{_SEPARATOR}){_SPACE}{_MONTH_OR_DAY}{_SPACE}(?:日|号)?"
+    f"{_YEAR}{_SPACE}(?:{_STRAY}年|{_SEPARATOR}){_SPACE}{_MONTH_OR_DAY}{_SPACE}"
+    f"(?:{_STRAY}月|{_SEPARATOR}){_SPACE}{_MONTH_OR_DAY}{_SPACE}(?:{_STRAY}日|号)?"
 )
 _COMPACT_DATE = re.compile(r"(?<![0-9])((?:19|20)\d{2})(\d{2})(\d{2})(?![0-9])")
 _CHINESE_DIGITS = {

@@ -765,10 +765,12 @@ def _layout_id_card(document: _Document, rng: random.Random, dpi: int) -> Image.
             parts = _wrap(value, value_font, pen.px(52) - x_value, draw)
             for part in parts:
                 pen.text((x_value, y), part, value_font)
-                y += pen.px(5.2)
-            y += pen.px(1.8)
+                y += pen.px(4.6)
+            y += pen.px(2.0)
         label, number = document.rows[-1]
-        y = pen.px(44)
+        # The number's row stands below the last line of the address, as on
+        # a real card, however many lines the address takes.
+        y = max(pen.px(44), y)
         pen.text((x_label, y), label, label_font, label=True)
         pen.text((pen.px(28), y - pen.px(0.5)), number, pen.font(rng.uniform(11, 12.5)))
         return image

@@ -47,7 +47,8 @@ from aggregates.identifiers import USCC_ALPHABET
 from ocr_service.classify import UNKNOWN, classify
 from ocr_service.engine import Engine, EngineSettings
 from ocr_service.errors import EmptyPage, OcrError
-from ocr_service.fields import Reread, extract
+from ocr_service.fields import Reread, Verify, extract
+from ocr_service.glyphs import ink_of, shared_bank
 from ocr_service.loading import Limits, load_pages
 from ocr_service.normalise import NUMBER_PREFIXES, SURNAMES
 from ocr_service.text import Box, Line, Page, Row, group_rows
@@ -79,7 +80,12 @@ def read_page(engine: Engine, image: Image.Image, today: date | None = None) -> 
             titles = []
         kind = classify([*titles, *rows])
     fields = extract(
-        rows, kind.kind, page.to_original, today=today, reread=_rereader(engine, page)
+        rows,
+        kind.kind,
+        page.to_original,
+        today=today,
+        reread=_rereader(engine, page),
+        verify=_verifier(page) if engine.settings.check_shapes else None,
     )
     return {
         "type": kind.kind,
@@ -303,6 +309,113 @@ def _prefix_box(image: Image.Image, line: Line, at: int) -> Box:
     return x0, y0, min(image.width, x0 + height), y1
 
 
+# Which characters are checked by their shape (see :mod:`ocr_service.glyphs`):
+# every Chinese character of a person's name (short, and made of the rarer
+# characters), and those of free text that Tesseract read with less than
+# this confidence. One is replaced where the bank finds another
+# character at least this alike and this much more alike than the one read
+# (or the one read is not in the bank at all).
+_SHAPE_CONFIDENCE = 0.96
+_SHAPE_SCORE = 0.6
+_SHAPE_MARGIN = 0.05
+# A run of characters is checked only where its ink is as wide as the
+# characters read there would print: one em a Chinese character, this share
+# of one a digit, letter or mark, and an em this many ink heights (fonts
+# print Chinese characters about 0.9 em high; labels may be letter-spaced).
+_NARROW_ADVANCE = 0.55
+_EM_RANGE = (0.95, 1.45)
+# A character's cell is looked for this share of an em either side of where
+# the characters before it put it.
+_CELL_REACH = 0.3
+
+
+def _advance(character: str) -> float:
+    wide = "\u2e80" <= character <= "\u9fff" or "\uff00" <= character <= "\uffef"
+    return 1.0 if wide else _NARROW_ADVANCE
+
+
+def _verifier(page: Page) -> Verify | None:
+    """Checks a run of a row's glyphs by their shapes. Tesseract's boxes for
+    the characters of a line are often a character off, so each character's
+    place is found from the run's ink: the characters read are laid along
+    it, one em a Chinese character, and a doubtful one's cell is the ink
+    near its place. Where the ink is not as wide as the characters read
+    (one read twice, one lost), the run is left as read."""
+    crop = page.crop
+    bank = shared_bank()
+    if crop is None or bank is None:
+        return None
+
+    def verify(row: Row, indices: tuple[int, ...], reads: str) -> dict[int, str]:
+        glyphs = [row.glyphs[i] for i in indices]
+        below = 1.01 if reads == "name" else _SHAPE_CONFIDENCE
+        doubtful = [
+            k
+            for k, glyph in enumerate(glyphs)
+            if len(glyph.text) == 1
+            and "\u4e00" <= glyph.text <= "\u9fff"
+            and glyph.confidence < below
+        ]
+        if not doubtful or any(len(g.text) != 1 for g in glyphs):
+            return {}
+        height = row.height
+        margin = round(0.3 * height)
+        left = max(0, glyphs[0].box[0] - margin)
+        box = (
+            left,
+            max(0, row.box[1] - margin // 2),
+            glyphs[-1].box[2] + margin,
+            row.box[3] + margin // 2,
+        )
+        ink = ink_of(np.asarray(crop(box, 0)))
+        band = _tallest_band(ink)
+        if band is None:
+            return {}
+        top, bottom = band
+        ink = ink[top:bottom]
+        text_height = bottom - top
+        columns = np.flatnonzero((ink > 0.35).any(axis=0))
+        if columns.size == 0:
+            return {}
+        advances = [_advance(g.text) for g in glyphs]
+        # The last character's right side bearing is not inked.
+        em = (columns[-1] + 1 - columns[0] + 0.1 * text_height) / sum(advances)
+        if not _EM_RANGE[0] * text_height <= em <= _EM_RANGE[1] * text_height:
+            return {}
+        replaced: dict[int, str] = {}
+        for k in doubtful:
+            centre = columns[0] - 0.05 * em + (sum(advances[:k]) + 0.5) * em
+            judged = bank.judge(
+                ink, glyphs[k].text, text_height, centre, _CELL_REACH * em
+            )
+            if (
+                judged is None
+                or judged.best == glyphs[k].text
+                or judged.score < _SHAPE_SCORE
+                or (
+                    judged.read_score is not None
+                    and judged.score - judged.read_score < _SHAPE_MARGIN
+                )
+            ):
+                continue
+            replaced[indices[k]] = judged.best
+        return replaced
+
+    return verify
+
+
+def _tallest_band(ink: np.ndarray) -> tuple[int, int] | None:
+    """The tallest run of pixel rows of ``ink`` holding ink."""
+    rows = np.flatnonzero((ink > 0.5).sum(axis=1) >= 2)
+    if rows.size == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(rows) > 2)
+    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
+    ends = np.concatenate((rows[breaks], [rows[-1]])) + 1
+    tallest = int(np.argmax(ends - starts))
+    return int(starts[tallest]), int(ends[tallest])
+
+
 class Recogniser:
     """Reads uploaded licence and ID-card files on ``workers`` threads (by
     default one per CPU), each with its own engine."""
@@ -324,6 +437,10 @@ class Recogniser:
         self._pool = ThreadPoolExecutor(
             max_workers=workers or os.cpu_count() or 1, thread_name_prefix="ocr"
         )
+        if self.settings.check_shapes:
+            # The glyph bank takes seconds to build the first time on a
+            # machine; it is made ready while no file waits for it.
+            threading.Thread(target=shared_bank, name="ocr-glyphs", daemon=True).start()
 
     def __enter__(self) -> Recogniser:
         return self

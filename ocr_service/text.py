@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -104,6 +104,16 @@ class Row:
     @property
     def box(self) -> Box:
         return union(g.box for g in self.glyphs)
+
+    def replaced(self, texts: dict[int, str]) -> Row:
+        """This row with the glyphs at the keys of ``texts`` reading their
+        values instead (each a single character for a single character, so
+        that every position in the row keeps its meaning)."""
+        glyphs = list(self.glyphs)
+        for index, text in texts.items():
+            if len(text) == len(glyphs[index].text) == 1:
+                glyphs[index] = replace(glyphs[index], text=text)
+        return Row.of(glyphs)
 
     @property
     def height(self) -> int:

@@ -491,3 +491,25 @@ def test_a_digit_run_read_again_that_still_fails_its_check_gives_nothing() -> No
     found = extract(rows_from_text(ID_FRONT), "id_card_front", reread=reread)
 
     assert "id_number" not in found
+
+
+@pytest.mark.parametrize(
+    ("read", "name"),
+    [
+        ("南京康和医药科技有限责任公", "南京康和医药科技有限责任公司"),
+        ("武汉德仁药业有限责任公局", "武汉德仁药业有限责任公司"),
+        ("厦门瑞和股份有限公司", "厦门瑞和股份有限公司"),
+    ],
+)
+def test_a_company_name_ends_in_its_legal_form(read: str, name: str) -> None:
+    found = values(["营 业 执 照", f"名    称  {read}", "法定代表人  王建国"])
+
+    assert found["enterprise_name"] == name
+
+
+def test_an_authority_ending_in_gong_is_no_company() -> None:
+    found = values(
+        ["营 业 执 照", "名    称  福州康宁医药有限公司", "登记机关  福州市公"]
+    )
+
+    assert found["issuing_authority"] == "福州市公"

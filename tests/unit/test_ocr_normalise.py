@@ -63,6 +63,15 @@ def test_letters_read_for_digits_inside_a_date_are_read_as_digits() -> None:
     assert value == "2021-05-21"
 
 
+@pytest.mark.parametrize(
+    "text", ["2024年11]月02日", "2024]年11月02日", "2024年11月02|日"]
+)
+def test_a_speck_between_a_full_number_and_its_unit_is_left_out(text: str) -> None:
+    value = normalise_date(text)
+
+    assert value == "2024-11-02"
+
+
 @pytest.mark.parametrize("text", ["2021年02月30日", "2021.13.01", "长期", "abc"])
 def test_a_reading_that_is_no_calendar_date_gives_none(text: str) -> None:
     value = normalise_date(text)
