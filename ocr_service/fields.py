@@ -60,6 +60,7 @@ from ocr_service.matching import find_all
 from ocr_service.normalise import (
     LONG_TERM,
     SURNAMES,
+    DateMatch,
     find_dates,
     fold,
     normalise_date,
@@ -368,6 +369,7 @@ class _Reader:
         self.kind = kind
         self._verify = verify
         self._checked: set[tuple[int, int]] = set()
+        self._grown: dict[tuple[int, int], str] = {}
         self.hits = [_row_labels(row, i, kind) for i, row in enumerate(rows)]
         # Where labels start inside rows: the second column of a two-column
         # form, once seen, finds the labels there that stand too close.
@@ -473,7 +475,10 @@ class _Reader:
     def value_text(self, span: _Span, reads: str) -> str:
         """The text of a value read as ``reads``; the Chinese characters of
         names and free text are first checked by their shape (``verify``),
-        once per row, and a row's characters judged wrong are replaced."""
+        once per row, and a row's characters judged wrong are replaced. A
+        character the check finds missing beside a glyph (the glyph's text
+        grows by it) is put into this value's text only: the row's positions
+        stay as the labels were found."""
         if self._verify is not None and reads in _SHAPE_CHECKED:
             for r, s, e in span.pieces:
                 row = self.rows[r]
@@ -486,9 +491,28 @@ class _Reader:
                     continue
                 self._checked.update((r, i) for i in glyphs)
                 replaced = self._verify(row, glyphs, reads)
+                self._grown.update(
+                    ((r, i), text) for i, text in replaced.items() if len(text) > 1
+                )
                 if replaced:
                     self.rows[r] = row.replaced(replaced)
-        return self.text(span)
+        if not any(
+            (r, i) in self._grown
+            for r, s, e in span.pieces
+            for i in self.rows[r].owners[s:e]
+        ):
+            return self.text(span)
+        out: list[str] = []
+        for r, s, e in span.pieces:
+            row = self.rows[r]
+            for position in range(s, e):
+                owner = row.owners[position]
+                grown = self._grown.get((r, owner))
+                if grown is None:
+                    out.append(row.text[position])
+                elif position == s or row.owners[position - 1] != owner:
+                    out.append(grown)
+        return "".join(out)
 
     def box(self, span: _Span) -> Box:
         return union(self.rows[r].span_box(s, e) for r, s, e in span.pieces)
@@ -773,11 +797,22 @@ def _prefer(
     second: list[tuple[str, str, float]],
 ) -> list[tuple[str, str, float]]:
     """The first reading's values, and the second's for keys it lacks; for a
-    number, the second reading when only it has the grammar's prefix."""
+    number, the second reading when only it has the grammar's prefix. A
+    province's abbreviation is all that is taken from the second reading of
+    a number whose first reading has a body (the first reading of the rest
+    of a value is the better one): it replaces the first's misread prefix,
+    or goes before a body read without one."""
     if reads == "number":
         if any(_prefixed(v) for _, v, _ in second) and not any(
             _prefixed(v) for _, v, _ in first
         ):
+            key, again, factor = second[0]
+            if first and again[0] != "国":
+                body = first[0][1]
+                if _is_cjk(body[0]):
+                    body = body[1:]
+                if body and not _is_cjk(body[0]):
+                    return [(key, again[0] + body, factor)]
             return second
         return first
     keys = {key for key, _, _ in first}
@@ -809,6 +844,7 @@ def _fill_from_page(
                 )
                 break
     _fill_damaged_labels(reader, fields, allowed, to_original, today)
+    _fill_lone_validity(reader, fields, allowed, to_original)
     if (
         "issued_on" in allowed
         and "issued_on" not in fields
@@ -995,6 +1031,45 @@ def _fill_damaged_labels(
         box = to_original(reader.box(span))
         for key, value, _ in best[2]:
             fields[key] = Field(value, reader.confidence(span) * 0.9, box)
+
+
+def _fill_lone_validity(
+    reader: _Reader,
+    fields: dict[str, Field],
+    allowed: frozenset[str],
+    to_original: Callable[[Box], Box],
+) -> None:
+    """A validity whose label was read past recognising: on a page that
+    carries a validity and has none, the one row holding a period (two
+    dates, or a date and 长期, joined by 至 or a dash) and no label before
+    it. Two such rows say nothing."""
+    if not {"valid_from", "valid_until"} <= allowed:
+        return
+    if "valid_from" in fields or "valid_until" in fields:
+        return
+    periods: list[tuple[int, DateMatch, DateMatch]] = []
+    for index, row in enumerate(reader.rows):
+        term = parse_term(row.text)
+        start, end = term.start, term.end
+        if start is None or end is None:
+            continue
+        if any(h.start < start.start for h in reader.hits[index]):
+            continue
+        if not _PERIOD_JOIN.search(row.text[start.end : end.start]):
+            continue
+        periods.append((index, start, end))
+    if len(periods) != 1:
+        return
+    index, start, end = periods[0]
+    span = _Span(((index, start.start, end.end),))
+    confidence = reader.confidence(span) * 0.9
+    box = to_original(reader.box(span))
+    if start.value != LONG_TERM:
+        fields["valid_from"] = Field(start.value, confidence, box)
+    fields["valid_until"] = Field(end.value, confidence, box)
+
+
+_PERIOD_JOIN = re.compile(r"^\s*(?:至|到|[-~—–－])\s*$")
 
 
 def _fill_issue_date(

@@ -159,9 +159,15 @@ def _otsu(values: Grey) -> int:
     return int(np.argmax(between))
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """``image`` divided by a smooth estimate of its background (paper white
-    becomes 255 wherever the light falls)."""
+def _binarise(image: Image.Image) -> Image.Image:
+    """``image`` in black and white against its local background: divided
+    by a smooth estimate of the paper (so that paper white is 255 wherever
+    the light falls), then cut at Otsu's threshold of that flattened image.
+
+    The flattened image is never made whole: the threshold comes from every
+    other pixel of every other row, and a pixel is ink where ``page * 255 <
+    paper * (threshold + 1)``, in 16-bit integers (a third of the time of
+    dividing the page in floating point, the same pixels)."""
     width, height = image.size
     small = image.resize(
         (max(1, width // 16), max(1, height // 16)), Image.Resampling.BOX
@@ -172,10 +178,14 @@ def _flatten(image: Image.Image) -> Image.Image:
     background = background.filter(ImageFilter.GaussianBlur(2)).resize(
         (width, height), Image.Resampling.BILINEAR
     )
-    page = np.asarray(image, dtype=np.float32)
-    paper = np.maximum(np.asarray(background, dtype=np.float32), 1.0)
-    flat = np.clip(page * 255.0 / paper, 0, 255).astype(np.uint8)
-    return Image.fromarray(flat, mode="L")
+    page = np.asarray(image, dtype=np.uint8)
+    paper = np.maximum(np.asarray(background, dtype=np.uint8), 1)
+    sample = page[::2, ::2].astype(np.float32) * 255.0 / paper[::2, ::2]
+    threshold = _otsu(np.minimum(sample, 255).astype(np.uint8))
+    ink = page.astype(np.uint16) * 255 < paper.astype(np.uint16) * (threshold + 1)
+    out = np.full(page.shape, 255, dtype=np.uint8)
+    out[ink] = 0
+    return Image.fromarray(out, mode="L")
 
 
 def _ink(analysis: Grey) -> npt.NDArray[np.bool_]:
@@ -283,7 +293,5 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
             angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255
         )
     if options.binarise:
-        flat = _flatten(working)
-        threshold = _otsu(np.asarray(flat, dtype=np.uint8))
-        working = flat.point(lambda v: 255 if v > threshold else 0)
+        working = _binarise(working)
     return Prepared(working, (width, height), scale, angle, empty=False)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
@@ -48,10 +49,10 @@ from ocr_service.classify import UNKNOWN, classify
 from ocr_service.engine import Engine, EngineSettings
 from ocr_service.errors import EmptyPage, OcrError
 from ocr_service.fields import Reread, Verify, extract
-from ocr_service.glyphs import ink_of, shared_bank
+from ocr_service.glyphs import GlyphBank, Judgement, ink_of, shared_bank
 from ocr_service.loading import Limits, load_pages
 from ocr_service.normalise import NUMBER_PREFIXES, SURNAMES
-from ocr_service.text import Box, Line, Page, Row, group_rows
+from ocr_service.text import Box, Glyph, Line, Page, Row, group_rows
 
 __all__ = ["Recogniser", "read_page"]
 
@@ -327,6 +328,12 @@ _EM_RANGE = (0.95, 1.45)
 # A character's cell is looked for this share of an em either side of where
 # the characters before it put it.
 _CELL_REACH = 0.3
+# A name whose ink holds one character more than was read, at an em of at
+# most this many ink heights (tighter than for a run read whole: names are
+# not letter-spaced), lost one; the character left over is taken when the
+# bank finds one at least this alike.
+_LOST_EM = 1.25
+_LOST_SCORE = 0.75
 
 
 def _advance(character: str) -> float:
@@ -361,10 +368,14 @@ def _verifier(page: Page) -> Verify | None:
         height = row.height
         margin = round(0.3 * height)
         left = max(0, glyphs[0].box[0] - margin)
+        # A name's last character may be lost whole: the crop reaches a
+        # character further right, and the name's ink ends at the first
+        # wide gap after the last glyph.
+        reach_right = round(1.3 * height) if reads == "name" else margin
         box = (
             left,
             max(0, row.box[1] - margin // 2),
-            glyphs[-1].box[2] + margin,
+            glyphs[-1].box[2] + reach_right,
             row.box[3] + margin // 2,
         )
         ink = ink_of(np.asarray(crop(box, 0)))
@@ -374,20 +385,41 @@ def _verifier(page: Page) -> Verify | None:
         top, bottom = band
         ink = ink[top:bottom]
         text_height = bottom - top
-        columns = np.flatnonzero((ink > 0.35).any(axis=0))
+        last = (glyphs[-1].box[2] - left) / page.scale
+        columns = _name_columns(ink, text_height, last)
         if columns.size == 0:
             return {}
         advances = [_advance(g.text) for g in glyphs]
         # The last character's right side bearing is not inked.
-        em = (columns[-1] + 1 - columns[0] + 0.1 * text_height) / sum(advances)
-        if not _EM_RANGE[0] * text_height <= em <= _EM_RANGE[1] * text_height:
+        width = columns[-1] + 1 - columns[0] + 0.1 * text_height
+
+        def centre(slot: float, em: float) -> float:
+            return float(columns[0] - 0.05 * em + (slot + 0.5) * em)
+
+        def judge(k: int, slot: float, em: float) -> Judgement | None:
+            return bank.judge(
+                ink, glyphs[k].text, text_height, centre(slot, em), _CELL_REACH * em
+            )
+
+        em = width / sum(advances)
+        if _EM_RANGE[0] * text_height <= em <= _EM_RANGE[1] * text_height:
+            slots = [sum(advances[:k]) for k in range(len(glyphs))]
+            lost: tuple[int, str] | None = None
+        elif reads == "name" and all(a == 1.0 for a in advances):
+            em = width / (len(glyphs) + 1)
+            if not _EM_RANGE[0] * text_height <= em <= _LOST_EM * text_height:
+                return {}
+            found = _lost_character(bank, ink, glyphs, text_height, em, centre)
+            if found is None:
+                return {}
+            place, lost_text = found
+            slots = [k if k < place else k + 1 for k in range(len(glyphs))]
+            lost = (place, lost_text)
+        else:
             return {}
         replaced: dict[int, str] = {}
         for k in doubtful:
-            centre = columns[0] - 0.05 * em + (sum(advances[:k]) + 0.5) * em
-            judged = bank.judge(
-                ink, glyphs[k].text, text_height, centre, _CELL_REACH * em
-            )
+            judged = judge(k, slots[k], em)
             if (
                 judged is None
                 or judged.best == glyphs[k].text
@@ -399,9 +431,57 @@ def _verifier(page: Page) -> Verify | None:
             ):
                 continue
             replaced[indices[k]] = judged.best
+        if lost is not None:
+            place, lost_text = lost
+            k = min(place, len(glyphs) - 1)
+            own = replaced.get(indices[k], glyphs[k].text)
+            replaced[indices[k]] = lost_text + own if place <= k else own + lost_text
         return replaced
 
     return verify
+
+
+def _name_columns(ink: np.ndarray, height: int, last: float) -> np.ndarray:
+    """The inked columns of ``ink`` up to the first gap of half a text
+    height or more right of column ``last`` (where the value's last glyph
+    ends): what follows such a gap is no part of the value."""
+    columns = np.flatnonzero((ink > 0.35).any(axis=0))
+    if columns.size < 2:
+        return columns
+    gaps = np.flatnonzero(np.diff(columns) > 0.5 * height)
+    for at in gaps:
+        if columns[at] >= last - 0.5 * height:
+            return columns[: at + 1]
+    return columns
+
+
+def _lost_character(
+    bank: GlyphBank,
+    ink: np.ndarray,
+    glyphs: list[Glyph],
+    height: int,
+    em: float,
+    centre: Callable[[float, float], float],
+) -> tuple[int, str] | None:
+    """Where a name whose ink holds one character more than was read lost
+    it, and which character it is: the place that lets the characters read
+    fit their cells best, and the bank's character for the cell left over
+    (``None`` unless it is clearly one)."""
+    reach = _CELL_REACH * em
+
+    def fit(k: int, slot: int) -> float:
+        judged = bank.judge(ink, glyphs[k].text, height, centre(slot, em), reach)
+        return judged.read_score or 0.0 if judged is not None else 0.0
+
+    fits = {(k, s): fit(k, s) for k in range(len(glyphs)) for s in (k, k + 1)}
+    place = max(
+        range(len(glyphs) + 1),
+        key=lambda p: sum(fits[(k, k if k < p else k + 1)] for k in range(len(glyphs))),
+    )
+    judged = bank.judge(ink, "", height, centre(place, em), reach)
+    if judged is None or judged.score < _LOST_SCORE:
+        return None
+    return place, judged.best
 
 
 def _tallest_band(ink: np.ndarray) -> tuple[int, int] | None:

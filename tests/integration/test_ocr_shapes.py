@@ -129,6 +129,18 @@ def test_a_name_read_with_a_character_too_many_is_left_as_read() -> None:
     assert check(page, row) == {}
 
 
+def test_a_name_whose_last_character_was_lost_gets_it_back() -> None:
+    page, row = name_row("吴雪", "吴雪国", 0.9)
+
+    assert check(page, row) == {6: "雪国"}
+
+
+def test_a_name_whose_middle_character_was_lost_gets_it_back() -> None:
+    page, row = name_row("朱英", "朱辉英", 0.9)
+
+    assert check(page, row) == {6: "辉英"}
+
+
 def test_rare_characters_of_a_licence_are_read_through_the_service() -> None:
     path, index = find_font()
     body = ImageFont.truetype(path, 42, index=index)

@@ -9,6 +9,7 @@ import pytest
 from ocr_service.classify import UNKNOWN, classify, classify_text
 from ocr_service.fields import Reread, extract, rows_from_text
 from ocr_service.normalise import LONG_TERM
+from ocr_service.text import Row
 
 TODAY = date(2025, 6, 1)
 
@@ -213,6 +214,16 @@ def test_a_number_without_a_province_prefix_takes_the_prefixed_second_reading() 
 
     assert found["licence_no"].value == "闽20222070"
     assert len(asked) == 1
+
+
+def test_only_the_prefix_is_taken_from_a_second_reading_that_garbled_the_rest() -> None:
+    _, reread = reading("闽闽2O2E22070")
+
+    found = extract(
+        rows_from_text(LICENCE), "drug_manufacturing_licence", reread=reread
+    )
+
+    assert found["licence_no"].value == "闽20222070"
 
 
 def test_a_second_reading_without_the_prefix_does_not_replace_the_first() -> None:
@@ -513,3 +524,54 @@ def test_an_authority_ending_in_gong_is_no_company() -> None:
     )
 
     assert found["issuing_authority"] == "福州市公"
+
+
+def test_a_character_the_shape_check_finds_lost_joins_the_value_only() -> None:
+    rows = rows_from_text(["法定代表人 吴雪  营业期限 2015年03月12日至长期"])
+    asked: list[tuple[int, ...]] = []
+
+    def verify(row: Row, glyphs: tuple[int, ...], reads: str) -> dict[int, str]:
+        asked.append(glyphs)
+        return {6: "雪国"} if reads == "name" else {}
+
+    found = extract(rows, "business_licence", today=TODAY, verify=verify)
+
+    assert found["legal_representative"].value == "吴雪国"
+    assert found["term_from"].value == "2015-03-12"
+    assert found["term_to"].value == LONG_TERM
+    assert asked == [(5, 6)]
+
+
+@pytest.mark.parametrize(
+    ("period", "until"),
+    [("2010.11.22-2030.11.22", "2030-11-22"), ("2010.11.22-长期", LONG_TERM)],
+)
+def test_a_validity_whose_label_was_lost_is_the_one_period_on_the_page(
+    period: str, until: str
+) -> None:
+    found = values(
+        [
+            "中华人民共和国",
+            "居民身份证",
+            "签发机关 广州市公安局白云分局",
+            f"有有效妥了根{period}",
+        ],
+        "id_card_back",
+    )
+
+    assert found["valid_from"] == "2010-11-22"
+    assert found["valid_until"] == until
+
+
+def test_two_periods_with_no_label_say_nothing() -> None:
+    found = values(
+        [
+            "居民身份证",
+            "签发机关 广州市公安局",
+            "妥了根2010.11.22-2030.11.22",
+            "限2011.01.01-2031.01.01",
+        ],
+        "id_card_back",
+    )
+
+    assert "valid_from" not in found and "valid_until" not in found
