@@ -11,6 +11,7 @@ Modules: :mod:`~ocr_service.loading` (format by content, limits),
 :mod:`~ocr_service.engine` (one reused Tesseract per worker),
 :mod:`~ocr_service.classify` and :mod:`~ocr_service.fields` (kind and fields),
 :mod:`~ocr_service.normalise` (dates, terms, checked codes),
+:mod:`~ocr_service.glyphs` (doubtful Chinese characters told by their shape),
 :mod:`~ocr_service.service` (worker pool), :mod:`~ocr_service.samples`
 (the evaluation set) and :mod:`~ocr_service.cli` (``shouying ocr``).
 Failures are :class:`~ocr_service.errors.OcrError` with a stable ``code``.

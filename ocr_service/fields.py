@@ -35,6 +35,13 @@ whose value on the left ran up to it without a gap (the column is known from
 other rows' labels starting at the same place). A date of issue whose label
 was lost is the one date alone on its row below every label.
 
+The Chinese characters of names and free text are checked by their shape
+(``verify``, given by the service) before the value is read from them; a
+character judged misread is replaced in its row, and a character found lost
+from a name joins that name's value. An enterprise's name ending in a cut
+legal form (``有限责任公``) is completed, and a validity whose label was read
+past recognising is the page's one period with no label before it.
+
 A number's grammar decides whether it is in doubt
 (:func:`~ocr_service.normalise.number_in_shape`): a province abbreviation
 first, 国 only before what it licenses, a drug approval number as 国药准字,
@@ -477,8 +484,9 @@ class _Reader:
         names and free text are first checked by their shape (``verify``),
         once per row, and a row's characters judged wrong are replaced. A
         character the check finds missing beside a glyph (the glyph's text
-        grows by it) is put into this value's text only: the row's positions
-        stay as the labels were found."""
+        grows by it), or a glyph it finds standing for no character (its
+        text becomes empty), changes this value's text only: the row's
+        positions stay as the labels were found."""
         if self._verify is not None and reads in _SHAPE_CHECKED:
             for r, s, e in span.pieces:
                 row = self.rows[r]
@@ -492,7 +500,7 @@ class _Reader:
                 self._checked.update((r, i) for i in glyphs)
                 replaced = self._verify(row, glyphs, reads)
                 self._grown.update(
-                    ((r, i), text) for i, text in replaced.items() if len(text) > 1
+                    ((r, i), text) for i, text in replaced.items() if len(text) != 1
                 )
                 if replaced:
                     self.rows[r] = row.replaced(replaced)

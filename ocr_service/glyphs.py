@@ -29,6 +29,11 @@ Cells
     wide as they are high, some narrower) is a candidate, and the candidate
     whose best match is closest wins.
 
+Characters outside GB 2312 (a few given-name characters such as 垚 and 喆)
+are not in the bank and are left as Tesseract read them, and print in faces
+far from Noto's is told less surely: the margin a replacement needs keeps a
+character read right from being changed on a weak likeness.
+
 The bank is built once per process, in a few seconds, and kept on disk
 (``SHOUYING_CACHE_DIR``, by default ``~/.cache/shouying``) keyed by the
 fonts' files, so later processes load it in a fraction of a second.

@@ -27,6 +27,9 @@ character's cell is found from the ink, one text height wide, since
 Tesseract's glyph boxes in a line are often a good part of a character off.
 A drug approval number is read with its own alphabet; a band where a row
 was lost is cut to its ink before it is scaled and read.
+The Chinese characters of names, and the doubtful ones of free text, are
+checked by their shape against the glyph bank (:mod:`ocr_service.glyphs`)
+in their cells on the image as submitted (:func:`_verifier`).
 Failures raise an :class:`~ocr_service.errors.OcrError` with a stable code;
 none of them harms the worker, which goes on to the next file.
 """
@@ -347,7 +350,9 @@ def _verifier(page: Page) -> Verify | None:
     place is found from the run's ink: the characters read are laid along
     it, one em a Chinese character, and a doubtful one's cell is the ink
     near its place. Where the ink is not as wide as the characters read
-    (one read twice, one lost), the run is left as read."""
+    (one read twice, one lost), the run is left as read; only a name whose
+    ink holds exactly one character more than was read gets the lost one
+    back (:func:`_lost_character`)."""
     crop = page.crop
     bank = shared_bank()
     if crop is None or bank is None:
@@ -386,7 +391,7 @@ def _verifier(page: Page) -> Verify | None:
         ink = ink[top:bottom]
         text_height = bottom - top
         last = (glyphs[-1].box[2] - left) / page.scale
-        columns = _name_columns(ink, text_height, last)
+        columns = _value_columns(ink, text_height, last)
         if columns.size == 0:
             return {}
         advances = [_advance(g.text) for g in glyphs]
@@ -402,22 +407,34 @@ def _verifier(page: Page) -> Verify | None:
             )
 
         em = width / sum(advances)
+        lost: tuple[int, str] | None = None
+        extra: int | None = None
         if _EM_RANGE[0] * text_height <= em <= _EM_RANGE[1] * text_height:
             slots = [sum(advances[:k]) for k in range(len(glyphs))]
-            lost: tuple[int, str] | None = None
         elif reads == "name" and all(a == 1.0 for a in advances):
-            em = width / (len(glyphs) + 1)
-            if not _EM_RANGE[0] * text_height <= em <= _LOST_EM * text_height:
+            more = width / (len(glyphs) + 1)
+            fewer = width / (len(glyphs) - 1) if len(glyphs) > 2 else 0.0
+            if _EM_RANGE[0] * text_height <= more <= _LOST_EM * text_height:
+                em = more
+                found = _lost_character(bank, ink, glyphs, text_height, em, centre)
+                if found is None:
+                    return {}
+                slots = [k if k < found[0] else k + 1 for k in range(len(glyphs))]
+                lost = found
+            elif _EM_RANGE[0] * text_height <= fewer <= _LOST_EM * text_height:
+                em = fewer
+                extra = _extra_glyph(bank, ink, glyphs, text_height, em, centre)
+                if extra is None:
+                    return {}
+                slots = [k if k < extra else k - 1 for k in range(len(glyphs))]
+                doubtful = [k for k in doubtful if k != extra]
+            else:
                 return {}
-            found = _lost_character(bank, ink, glyphs, text_height, em, centre)
-            if found is None:
-                return {}
-            place, lost_text = found
-            slots = [k if k < place else k + 1 for k in range(len(glyphs))]
-            lost = (place, lost_text)
         else:
             return {}
         replaced: dict[int, str] = {}
+        if extra is not None:
+            replaced[indices[extra]] = ""
         for k in doubtful:
             judged = judge(k, slots[k], em)
             if (
@@ -441,7 +458,7 @@ def _verifier(page: Page) -> Verify | None:
     return verify
 
 
-def _name_columns(ink: np.ndarray, height: int, last: float) -> np.ndarray:
+def _value_columns(ink: np.ndarray, height: int, last: float) -> np.ndarray:
     """The inked columns of ``ink`` up to the first gap of half a text
     height or more right of column ``last`` (where the value's last glyph
     ends): what follows such a gap is no part of the value."""
@@ -471,7 +488,7 @@ def _lost_character(
 
     def fit(k: int, slot: int) -> float:
         judged = bank.judge(ink, glyphs[k].text, height, centre(slot, em), reach)
-        return judged.read_score or 0.0 if judged is not None else 0.0
+        return (judged.read_score or 0.0) if judged is not None else 0.0
 
     fits = {(k, s): fit(k, s) for k in range(len(glyphs)) for s in (k, k + 1)}
     place = max(
@@ -482,6 +499,40 @@ def _lost_character(
     if judged is None or judged.score < _LOST_SCORE:
         return None
     return place, judged.best
+
+
+def _extra_glyph(
+    bank: GlyphBank,
+    ink: np.ndarray,
+    glyphs: list[Glyph],
+    height: int,
+    em: float,
+    centre: Callable[[float, float], float],
+) -> int | None:
+    """Which glyph of a name whose ink holds one character fewer than was
+    read stands for no character of its own (Tesseract reads a speck or
+    half a character as one): the glyph whose leaving out lets the others
+    fit their cells best, if it is unlike both cells beside its place
+    (``None`` otherwise)."""
+    reach = _CELL_REACH * em
+    cells = len(glyphs) - 1
+
+    def fit(k: int, slot: int) -> float:
+        if not 0 <= slot < cells:
+            return 0.0
+        judged = bank.judge(ink, glyphs[k].text, height, centre(slot, em), reach)
+        return (judged.read_score or 0.0) if judged is not None else 0.0
+
+    fits = {(k, s): fit(k, s) for k in range(len(glyphs)) for s in (k - 1, k)}
+    extra = max(
+        range(len(glyphs)),
+        key=lambda p: sum(
+            fits[(k, k if k < p else k - 1)] for k in range(len(glyphs)) if k != p
+        ),
+    )
+    if max(fits[(extra, extra - 1)], fits[(extra, extra)]) >= _SHAPE_SCORE:
+        return None
+    return extra
 
 
 def _tallest_band(ink: np.ndarray) -> tuple[int, int] | None:
