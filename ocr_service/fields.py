@@ -319,7 +319,17 @@ def _row_labels(
         size = len(label.text)
         if size >= 4 and text.startswith(label.text[1:]):
             candidates.append((True, size, 0, size - 1, label))
-    candidates.sort(key=lambda c: (not c[0], -c[1], c[2]))
+
+    # A long label read with a character inserted (注册人和名称) holds a
+    # shorter exact label naming the same field (注册人): the long one is
+    # the label printed, and ranks as if it were exact.
+    def ranked(c: tuple[bool, int, int, int, _Label]) -> bool:
+        return c[0] or any(
+            o[0] and o[4].keys == c[4].keys and c[2] <= o[2] and o[3] <= c[3]
+            for o in candidates
+        )
+
+    candidates = sorted(candidates, key=lambda c: (not ranked(c), -c[1], c[2]))
     taken: list[_Hit] = []
     for exact, _, start, end, label in candidates:
         if any(start < h.end and h.start < end for h in taken):

@@ -2,8 +2,10 @@
 
 Text here is compact (no white space), as :class:`ocr_service.text.Row`
 keeps it. Keywords of four characters or more match with one substituted
-character, since a misread character in a title or label is common; shorter
-ones must match exactly, since one character of two says too little.
+character, since a misread character in a title or label is common, or with
+one character inserted between their first and last (Tesseract reads a
+speck in a letter-spaced label as a character, often 和); shorter ones must
+match exactly, since one character of two says too little.
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def find_all(text: str, keyword: str, *, fuzzy: bool = True) -> list[Hit]:
         mismatches = sum(1 for a, b in zip(window, keyword, strict=True) if a != b)
         if mismatches == 1:
             hits.append(Hit(start, start + size, False))
+    for start in range(len(text) - size):
+        if any(h.start < start + size + 1 and start < h.end for h in hits):
+            continue
+        window = text[start : start + size + 1]
+        if window[0] != keyword[0] or window[-1] != keyword[-1]:
+            continue
+        if any(window[:j] + window[j + 1 :] == keyword for j in range(1, size)):
+            hits.append(Hit(start, start + size + 1, False))
     return sorted(hits, key=lambda h: h.start)
 
 

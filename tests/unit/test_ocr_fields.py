@@ -575,3 +575,24 @@ def test_two_periods_with_no_label_say_nothing() -> None:
     )
 
     assert "valid_from" not in found and "valid_until" not in found
+
+
+def test_a_long_label_read_with_a_character_inserted_is_still_that_label() -> None:
+    found = values(
+        [
+            "中华人民共和国医疗器械注册证",
+            "注册证编号 国械注准20233045569",
+            "注册人和名称 深圳华天医药股份有限公司",
+        ],
+        "device_registration_certificate",
+    )
+
+    assert found["holder"] == "深圳华天医药股份有限公司"
+
+
+def test_a_label_holding_another_fields_label_with_a_character_more_stays_apart() -> (
+    None
+):
+    found = values(["授权委托书", "有效期限至2025年06月01日"], "power_of_attorney")
+
+    assert found == {"valid_until": "2025-06-01"}
