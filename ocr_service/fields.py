@@ -632,14 +632,17 @@ def _read(
 
 # Keys whose value is an enterprise's name, and the forms a company's name
 # ends in by law (有限公司, 有限责任公司, 股份有限公司): a name read as ending
-# in 公 lost its last character, and one ending in 公 and another character
-# after 有限, 责任 or 股份 had it misread.
+# in 有限 or 有限责任 lost 公司, one ending in 公 lost its last character, and
+# one ending in 公 and another character after 有限, 责任 or 股份 had it
+# misread.
 _ENTERPRISES = frozenset({"enterprise_name", "holder"})
 _CUT_COMPANY = re.compile(r"(?:有限|责任|股份)公(?:[^司])?$")
 
 
 def _company_suffix(value: str) -> str:
     """``value`` with the end of a company's legal form put right."""
+    if value.endswith(("有限", "有限责任")):
+        return value + "公司"
     match = _CUT_COMPANY.search(value)
     if match is None:
         return value

@@ -159,6 +159,30 @@ def _otsu(values: Grey) -> int:
     return int(np.argmax(between))
 
 
+def _paper(image: Image.Image) -> Image.Image:
+    """A smooth estimate of the paper under ``image``: a grey-level closing
+    (max then min filter) of a sixteenth-size copy removes the print, and a
+    blur smooths what is left."""
+    width, height = image.size
+    small = image.resize(
+        (max(1, width // 16), max(1, height // 16)), Image.Resampling.BOX
+    )
+    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.MinFilter(5))
+    return background.filter(ImageFilter.GaussianBlur(2)).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
+
+
+def _flattened(image: Image.Image) -> Grey:
+    """``image`` divided by its paper: 255 wherever paper shows, however the
+    light falls (for the small analysis image; the page itself is binarised
+    without making this whole, see :func:`_binarise`)."""
+    page = np.asarray(image, dtype=np.float32)
+    paper = np.maximum(np.asarray(_paper(image), dtype=np.float32), 1.0)
+    flat: Grey = np.minimum(page * 255.0 / paper, 255).astype(np.uint8)
+    return flat
+
+
 def _binarise(image: Image.Image) -> Image.Image:
     """``image`` in black and white against its local background: divided
     by a smooth estimate of the paper (so that paper white is 255 wherever
@@ -168,18 +192,8 @@ def _binarise(image: Image.Image) -> Image.Image:
     other pixel of every other row, and a pixel is ink where ``page * 255 <
     paper * (threshold + 1)``, in 16-bit integers (a third of the time of
     dividing the page in floating point, the same pixels)."""
-    width, height = image.size
-    small = image.resize(
-        (max(1, width // 16), max(1, height // 16)), Image.Resampling.BOX
-    )
-    # A grey-level closing (max then min filter) removes the print, leaving
-    # the paper; blurring it smooths the estimate.
-    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.MinFilter(5))
-    background = background.filter(ImageFilter.GaussianBlur(2)).resize(
-        (width, height), Image.Resampling.BILINEAR
-    )
     page = np.asarray(image, dtype=np.uint8)
-    paper = np.maximum(np.asarray(background, dtype=np.uint8), 1)
+    paper = np.maximum(np.asarray(_paper(image), dtype=np.uint8), 1)
     sample = page[::2, ::2].astype(np.float32) * 255.0 / paper[::2, ::2]
     threshold = _otsu(np.minimum(sample, 255).astype(np.uint8))
     ink = page.astype(np.uint16) * 255 < paper.astype(np.uint16) * (threshold + 1)
@@ -257,7 +271,9 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
         if factor < 1.0
         else image
     )
-    analysis = np.asarray(analysis_image, dtype=np.uint8)
+    # Ink is told from paper against the paper's own light: a shadow or a
+    # photo's grey block, read as ink, would merge the lines it covers.
+    analysis = _flattened(analysis_image)
     ink = _ink(analysis)
     if int(ink.sum()) < max(20, ink.size // 20000):
         return Prepared(image, (width, height), 1.0, 0.0, empty=True)
@@ -265,7 +281,7 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
     scale = 1.0
     if options.scale:
         if angle:
-            straight = analysis_image.rotate(
+            straight = Image.fromarray(analysis, mode="L").rotate(
                 angle, resample=Image.Resampling.NEAREST, expand=True, fillcolor=255
             )
             line = estimate_line_height(_ink(np.asarray(straight, dtype=np.uint8)))
