@@ -23,11 +23,13 @@ Shapes
 
 Cells
     Tesseract's boxes for characters in a line are often a good part of a
-    character off, so the cell is found from the ink: around the glyph's
-    box, every pair of an ink run's left edge and a later run's right edge
-    that is a plausible character's width (Chinese characters are about as
-    wide as they are high, some narrower) is a candidate, and the candidate
-    whose best match is closest wins.
+    character off, so the cell is found from the ink: the caller says where
+    the character's middle should be (the service lays the characters read
+    along their run's ink), every pair of an ink run's left edge and a later
+    run's right edge that is a plausible character's width (Chinese
+    characters are about as wide as they are high, some narrower) and whose
+    middle is near there is a candidate, and the candidate most like some
+    shape of the bank wins.
 
 Characters outside GB 2312 (a few given-name characters such as 垚 and 喆)
 are not in the bank and are left as Tesseract read them, and print in faces
@@ -44,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +54,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["SIDE", "GlyphBank", "Judgement", "gb2312_hanzi", "shape_of"]
+__all__ = [
+    "SIDE",
+    "GlyphBank",
+    "Judgement",
+    "gb2312_hanzi",
+    "ink_of",
+    "shape_of",
+    "shared_bank",
+]
 
 SIDE = 24
 _RENDER_PX = 64
@@ -129,8 +140,9 @@ def ink_of(grey: npt.NDArray[np.uint8] | Floats) -> Floats:
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """What the bank makes of a character's cell: the character most like
-    it, how alike (cosine, less the aspect penalty), and how alike the
-    character Tesseract read is (``None`` if the bank lacks it)."""
+    it, how alike (cosine, less the aspect and size penalties), how alike the
+    character Tesseract read is (``None`` if the bank lacks it), and the
+    cell's columns."""
 
     best: str
     score: float
@@ -175,10 +187,13 @@ class GlyphBank:
             self._index.setdefault(character, []).append(at)
 
     @classmethod
-    def build(cls, faces: list[tuple[str, int]] | None = None) -> GlyphBank:
-        """Render every character of GB 2312 in every face."""
+    def build(
+        cls, faces: list[tuple[str, int]] | None = None, alphabet: str | None = None
+    ) -> GlyphBank:
+        """Render every character of ``alphabet`` (by default GB 2312's) in
+        every face (by default the machine's Noto CJK faces)."""
         faces = _face_paths() if faces is None else faces
-        alphabet = gb2312_hanzi()
+        alphabet = gb2312_hanzi() if alphabet is None else alphabet
         characters: list[str] = []
         vectors: list[Floats] = []
         sizes: list[tuple[float, float]] = []
@@ -300,7 +315,8 @@ def shared_bank() -> GlyphBank | None:
                     str(stored["characters"]), stored["vectors"], stored["sizes"]
                 )
                 return _bank
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            # Absent, or left half-written: built again below.
             pass
         bank = GlyphBank.build(faces)
         try:

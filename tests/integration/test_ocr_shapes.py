@@ -3,14 +3,17 @@ the machine's CJK faces, on rendered text and with the real Tesseract."""
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from ocr_service import glyphs
 from ocr_service.fields import Verify
 from ocr_service.glyphs import gb2312_hanzi, ink_of, shared_bank
 from ocr_service.samples import find_font
@@ -26,6 +29,25 @@ def test_the_bank_holds_every_character_of_gb2312() -> None:
     assert bank is not None
     assert len(gb2312_hanzi()) == 6763
     assert all(c in bank for c in RARE)
+
+
+def test_a_damaged_cache_file_is_built_again_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUYING_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(glyphs, "_bank", None)
+    small = functools.partial(glyphs.GlyphBank.build, alphabet="鑫磊国")
+    monkeypatch.setattr(glyphs.GlyphBank, "build", small)
+    cache = glyphs._cache_file(glyphs._face_paths())
+    cache.write_bytes(b"PK\x03\x04 half a file")
+
+    bank = glyphs.shared_bank()
+
+    assert bank is not None and set(bank.characters) == set("鑫磊国")
+    monkeypatch.setattr(glyphs, "_bank", None)
+    again = glyphs.shared_bank()
+    assert again is not None and again.characters == bank.characters
+    assert list(tmp_path.iterdir()) == [cache]
 
 
 def draw_line(
