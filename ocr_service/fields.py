@@ -560,6 +560,8 @@ class _Reader:
 def _clean_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = re.sub(r"[\"'“”‘’`]", "", text)
+    # A bracket or bar against a digit is a 1 read short (11]号, 1|层).
+    text = re.sub(r"(?<=\d)[\]|](?=\d|[号层室楼栋弄])|[\]|](?=\d)", "1", text)
     text = re.sub(r"^[\s:;,.、。·|_\-]+|[\s:;,.、。·|_\-]+$", "", text)
     return re.sub(r"^\((?:盖章|负责人|签字)\)", "", text)
 

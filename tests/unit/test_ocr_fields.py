@@ -597,3 +597,15 @@ def test_a_label_holding_another_fields_label_with_a_character_more_stays_apart(
     found = values(["授权委托书", "有效期限至2025年06月01日"], "power_of_attorney")
 
     assert found == {"valid_until": "2025-06-01"}
+
+
+def test_a_bracket_read_against_a_digit_of_an_address_is_a_one() -> None:
+    found = values(
+        [
+            "营 业 执 照",
+            "名    称  福州康宁医药有限公司",
+            "住    所  福州市和平路11]号九中心]1层",
+        ]
+    )
+
+    assert found["address"] == "福州市和平路111号九中心11层"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ocr_service.normalise import (
     LONG_TERM,
+    find_dates,
     normalise_date,
     number_in_shape,
     parse_term,
@@ -70,6 +71,21 @@ def test_a_speck_between_a_full_number_and_its_unit_is_left_out(text: str) -> No
     value = normalise_date(text)
 
     assert value == "2024-11-02"
+
+
+@pytest.mark.parametrize("end", ["长期", "长其", "长期有效"])
+def test_a_period_ending_in_long_term_misread_after_its_dash_is_long_term(
+    end: str,
+) -> None:
+    term = parse_term(f"2014.04.14-{end}")
+
+    assert term.start is not None and term.start.value == "2014-04-14"
+    assert term.end is not None and term.end.value == LONG_TERM
+
+
+def test_chang_and_another_character_elsewhere_is_no_term() -> None:
+    assert find_dates("长安路2014.04.14", long_term=True)[0].value == "2014-04-14"
+    assert len(find_dates("长安路2014.04.14", long_term=True)) == 1
 
 
 @pytest.mark.parametrize("text", ["2021年02月30日", "2021.13.01", "长期", "abc"])
