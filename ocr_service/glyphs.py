@@ -47,6 +47,7 @@ import hashlib
 import os
 import threading
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,12 @@ _ASPECT_PENALTY = 0.25
 _SIZE_PENALTY = 0.3
 # The characters whose ink, together, is as high as a line of the face.
 _FULL_HEIGHT = "国囗中"
+# Characters whose likeness to a cell comes within this much of the best
+# (at most this many) are told apart again at this finer size, rendered when
+# first needed: 宇 and 字, 怡 and 恰 differ by a stroke the coarse size blurs.
+_CLOSE = 0.06
+_CLOSE_MOST = 8
+_FINE_SIDE = 40
 
 Floats = npt.NDArray[np.float32]
 
@@ -103,9 +110,10 @@ def _blur(image: Floats) -> Floats:
     return blurred
 
 
-def shape_of(ink: Floats) -> tuple[Floats, int, int] | None:
+def shape_of(ink: Floats, side: int = SIDE) -> tuple[Floats, int, int] | None:
     """The normalised shape of ``ink`` (a 2-D array, 0 for paper, 1 for ink)
-    and the width and height of its ink; ``None`` if it holds no ink."""
+    at ``side`` pixels square, and the width and height of its ink; ``None``
+    if it holds no ink."""
     mask = ink > 0.35
     rows = np.flatnonzero(mask.any(axis=1))
     columns = np.flatnonzero(mask.any(axis=0))
@@ -115,7 +123,7 @@ def shape_of(ink: Floats) -> tuple[Floats, int, int] | None:
     height, width = cut.shape
     image = Image.fromarray(np.ascontiguousarray(cut, dtype=np.float32), mode="F")
     small = np.asarray(
-        image.resize((SIDE, SIDE), Image.Resampling.BOX), dtype=np.float32
+        image.resize((side, side), Image.Resampling.BOX), dtype=np.float32
     )
     vector = _blur(small).ravel()
     vector = vector - vector.mean()
@@ -177,7 +185,13 @@ class GlyphBank:
     ``vectors`` per character and face, with its ink's width and height as
     shares of the face's line height (``sizes``)."""
 
-    def __init__(self, characters: str, vectors: Floats, sizes: Floats) -> None:
+    def __init__(
+        self,
+        characters: str,
+        vectors: Floats,
+        sizes: Floats,
+        faces: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.characters = characters
         self.vectors = vectors
         self.sizes = sizes
@@ -185,6 +199,25 @@ class GlyphBank:
         self._index: dict[str, list[int]] = {}
         for at, character in enumerate(characters):
             self._index.setdefault(character, []).append(at)
+        self._fonts = [ImageFont.truetype(p, _RENDER_PX, index=i) for p, i in faces]
+        self._fine: dict[str, Floats] = {}
+
+    def _fine_shapes(self, character: str) -> Floats | None:
+        """``character``'s shapes at the fine size, one row a face."""
+        found = self._fine.get(character)
+        if found is None:
+            shapes = [
+                shape[0]
+                for shape in (
+                    shape_of(_render(font, character), _FINE_SIDE)
+                    for font in self._fonts
+                )
+                if shape is not None
+            ]
+            if not shapes:
+                return None
+            found = self._fine[character] = np.stack(shapes)
+        return found
 
     @classmethod
     def build(
@@ -215,6 +248,7 @@ class GlyphBank:
             "".join(characters),
             np.stack(vectors).astype(np.float32),
             np.asarray(sizes, dtype=np.float32),
+            faces,
         )
 
     def __contains__(self, character: str) -> bool:
@@ -249,12 +283,53 @@ class GlyphBank:
         )
         scores = self.vectors @ np.stack(shapes, axis=1) - penalty
         at, cell = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        return Judgement(
-            self.characters[int(at)],
-            float(scores[at, cell]),
-            float(scores[own, cell].max()) if own else None,
-            cells[int(cell)],
-        )
+        column = scores[:, int(cell)]
+        best = self.characters[int(at)]
+        score = float(column[at])
+        read_score = float(column[own].max()) if own else None
+        close = self._close(column, score)
+        if len(close) > 1:
+            x0, x1 = cells[int(cell)]
+            costs = penalty[:, int(cell)]
+            fine = {
+                c: value - float(costs[self._index[c]].min())
+                for c, value in self._fine_scores(ink[:, x0:x1], close).items()
+            }
+            if fine:
+                # The coarse likeness of the finer size's choice, and the
+                # character read as far below it as the finer size says.
+                best = max(fine, key=lambda c: fine[c])
+                score = float(column[self._index[best]].max())
+                if read in fine:
+                    read_score = score - (fine[best] - fine[read])
+        return Judgement(best, score, read_score, cells[int(cell)])
+
+    def _close(self, column: Floats, best: float) -> list[str]:
+        """The characters (at most :data:`_CLOSE_MOST`) whose likeness in
+        ``column`` comes within :data:`_CLOSE` of ``best``."""
+        near = np.flatnonzero(column >= best - _CLOSE)
+        near = near[np.argsort(-column[near])]
+        found: list[str] = []
+        for at in near:
+            character = self.characters[int(at)]
+            if character not in found:
+                found.append(character)
+                if len(found) == _CLOSE_MOST:
+                    break
+        return found
+
+    def _fine_scores(self, ink: Floats, characters: list[str]) -> dict[str, float]:
+        """How like each of ``characters`` ``ink`` (one cell) is at the fine
+        size, best over the faces (before the aspect and size penalties)."""
+        shape = shape_of(ink, _FINE_SIDE)
+        if shape is None or not self._fonts:
+            return {}
+        scores: dict[str, float] = {}
+        for character in characters:
+            fine = self._fine_shapes(character)
+            if fine is not None:
+                scores[character] = float((fine @ shape[0]).max())
+        return scores
 
 
 def _cells(
@@ -312,7 +387,10 @@ def shared_bank() -> GlyphBank | None:
         try:
             with np.load(cache) as stored:
                 _bank = GlyphBank(
-                    str(stored["characters"]), stored["vectors"], stored["sizes"]
+                    str(stored["characters"]),
+                    stored["vectors"],
+                    stored["sizes"],
+                    faces,
                 )
                 return _bank
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):

@@ -321,7 +321,7 @@ def _prefix_box(image: Image.Image, line: Line, at: int) -> Box:
 # (or the one read is not in the bank at all).
 _SHAPE_CONFIDENCE = 0.96
 _SHAPE_SCORE = 0.6
-_SHAPE_MARGIN = 0.05
+_SHAPE_MARGIN = 0.04
 # A run of characters is checked only where its ink is as wide as the
 # characters read there would print: one em a Chinese character, this share
 # of one a digit, letter or mark, and an em this many ink heights (fonts
