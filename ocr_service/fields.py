@@ -562,7 +562,9 @@ def _clean_text(text: str) -> str:
     text = re.sub(r"[\"'“”‘’`]", "", text)
     # A bracket or bar against a digit is a 1 read short (11]号, 1|层).
     text = re.sub(r"(?<=\d)[\]|](?=\d|[号层室楼栋弄])|[\]|](?=\d)", "1", text)
-    text = re.sub(r"^[\s:;,.、。·|_\-]+|[\s:;,.、。·|_\-]+$", "", text)
+    text = re.sub(
+        r"^[\s:;,.、。·|_\-《》〈〉<>]+|[\s:;,.、。·|_\-《》〈〉<>]+$", "", text
+    )
     return re.sub(r"^\((?:盖章|负责人|签字)\)", "", text)
 
 
@@ -643,6 +645,8 @@ _CUT_COMPANY = re.compile(r"(?:有限|责任|股份)公(?:[^司])?$")
 
 def _company_suffix(value: str) -> str:
     """``value`` with the end of a company's legal form put right."""
+    # 有 read twice before 限 (有有限公司).
+    value = re.sub(r"有有限(?=(?:责任)?公?司?$)", "有限", value)
     if value.endswith(("有限", "有限责任")):
         return value + "公司"
     match = _CUT_COMPANY.search(value)

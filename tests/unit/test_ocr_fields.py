@@ -510,6 +510,7 @@ def test_a_digit_run_read_again_that_still_fails_its_check_gives_nothing() -> No
         ("南京康和医药科技有限责任公", "南京康和医药科技有限责任公司"),
         ("武汉德仁药业有限责任公局", "武汉德仁药业有限责任公司"),
         ("南京寿正健康产业股份有限", "南京寿正健康产业股份有限公司"),
+        ("济南宁安医药科技有有限公司", "济南宁安医药科技有限公司"),
         ("厦门瑞和股份有限公司", "厦门瑞和股份有限公司"),
     ],
 )
@@ -609,3 +610,11 @@ def test_a_bracket_read_against_a_digit_of_an_address_is_a_one() -> None:
     )
 
     assert found["address"] == "福州市和平路111号九中心11层"
+
+
+def test_an_angle_bracket_read_before_an_address_is_no_part_of_it() -> None:
+    found = values(
+        ["营 业 执 照", "名    称  福州康宁医药有限公司", "住    所  《福州市和平路1号"]
+    )
+
+    assert found["address"] == "福州市和平路1号"
