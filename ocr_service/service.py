@@ -472,6 +472,19 @@ def _value_columns(ink: np.ndarray, height: int, last: float) -> np.ndarray:
     return columns
 
 
+def _fit(
+    bank: GlyphBank,
+    ink: np.ndarray,
+    read: str,
+    height: int,
+    centre: float,
+    reach: float,
+) -> float:
+    """How like ``read`` the cell around ``centre`` is (0 where no cell)."""
+    judged = bank.judge(ink, read, height, centre, reach)
+    return (judged.read_score or 0.0) if judged is not None else 0.0
+
+
 def _lost_character(
     bank: GlyphBank,
     ink: np.ndarray,
@@ -485,12 +498,11 @@ def _lost_character(
     fit their cells best, and the bank's character for the cell left over
     (``None`` unless it is clearly one)."""
     reach = _CELL_REACH * em
-
-    def fit(k: int, slot: int) -> float:
-        judged = bank.judge(ink, glyphs[k].text, height, centre(slot, em), reach)
-        return (judged.read_score or 0.0) if judged is not None else 0.0
-
-    fits = {(k, s): fit(k, s) for k in range(len(glyphs)) for s in (k, k + 1)}
+    fits = {
+        (k, s): _fit(bank, ink, glyphs[k].text, height, centre(s, em), reach)
+        for k in range(len(glyphs))
+        for s in (k, k + 1)
+    }
     place = max(
         range(len(glyphs) + 1),
         key=lambda p: sum(fits[(k, k if k < p else k + 1)] for k in range(len(glyphs))),
@@ -516,14 +528,13 @@ def _extra_glyph(
     (``None`` otherwise)."""
     reach = _CELL_REACH * em
     cells = len(glyphs) - 1
-
-    def fit(k: int, slot: int) -> float:
-        if not 0 <= slot < cells:
-            return 0.0
-        judged = bank.judge(ink, glyphs[k].text, height, centre(slot, em), reach)
-        return (judged.read_score or 0.0) if judged is not None else 0.0
-
-    fits = {(k, s): fit(k, s) for k in range(len(glyphs)) for s in (k - 1, k)}
+    fits = {
+        (k, s): _fit(bank, ink, glyphs[k].text, height, centre(s, em), reach)
+        if 0 <= s < cells
+        else 0.0
+        for k in range(len(glyphs))
+        for s in (k - 1, k)
+    }
     extra = max(
         range(len(glyphs)),
         key=lambda p: sum(
