@@ -912,6 +912,8 @@ def _fill_from_page(
 _LOST_ROW_GAP = 1.6
 _LOST_ROW_MAX_GAP = 4.0
 _LOST_ROW_TRIES = 2
+# Above the first row, the room read is this many of its heights high.
+_LOST_TOP_REACH = 2.2
 
 
 def _read_lost_rows(
@@ -924,16 +926,28 @@ def _read_lost_rows(
 ) -> None:
     """Fields a row the first reading dropped whole would have held. Where
     the page lacks a field its kind carries and two rows with labels stand
-    apart by room for a row, the middle of that room is read again as one
-    line, and the fields its labels name that are still missing are taken
-    from it."""
+    apart by room for a row (or the first row read, holding labels, stands
+    that far below the top), that room is read again as one line, and the
+    fields its labels name that are still missing are taken from it."""
     if not any(key not in fields for key in allowed):
         return
     rows = reader.rows
-    tries = 0
+    if not rows:
+        return
+    rooms: list[Box] = []
+    # The first row read holds labels and stands well below the top of the
+    # page: the row above it may have been lost (an ID card's name).
+    top = rows[0]
+    if reader.hits[0] and top.box[1] >= _LOST_ROW_GAP * top.height:
+        rooms.append(
+            (
+                top.box[0],
+                max(0, round(top.box[1] - _LOST_TOP_REACH * top.height)),
+                top.box[2],
+                top.box[1] - 1,
+            )
+        )
     for index in range(len(rows) - 1):
-        if tries >= _LOST_ROW_TRIES:
-            return
         above, below = rows[index], rows[index + 1]
         if not reader.hits[index] or not reader.hits[index + 1]:
             continue
@@ -941,13 +955,15 @@ def _read_lost_rows(
         gap = below.box[1] - above.box[3]
         if not _LOST_ROW_GAP * height <= gap <= _LOST_ROW_MAX_GAP * height:
             continue
-        tries += 1
-        box = (
-            min(above.box[0], below.box[0]),
-            above.box[3] + 1,
-            max(above.box[2], below.box[2]),
-            below.box[1] - 1,
+        rooms.append(
+            (
+                min(above.box[0], below.box[0]),
+                above.box[3] + 1,
+                max(above.box[2], below.box[2]),
+                below.box[1] - 1,
+            )
         )
+    for box in rooms[:_LOST_ROW_TRIES]:
         again = reread((box,), "row")
         if not again:
             continue

@@ -163,6 +163,11 @@ def _rereader(engine: Engine, page: Page) -> Reread | None:
                     Image.Resampling.LANCZOS if factor > 1 else Image.Resampling.BOX,
                 )
             line = engine.read_line(image, _WHITELISTS.get(reads, ""))
+            if line is None and reads == "row":
+                # The line reader at times finds no line where a row stands
+                # over a patterned ground (an ID card's top); the page
+                # reader, with its own pre-processing, still reads it.
+                line = _read_as_page(engine, image)
             if line is None:
                 return None
             if reads in ("number", "approval") and not texts:
@@ -174,6 +179,16 @@ def _rereader(engine: Engine, page: Page) -> Reread | None:
         return "".join(texts)
 
     return reread
+
+
+def _read_as_page(engine: Engine, image: Image.Image) -> Line | None:
+    """The glyphs the page reader finds on ``image``, as one line."""
+    try:
+        page = engine.read(ImageOps.expand(image, border=20, fill=255))
+    except EmptyPage:
+        return None
+    glyphs = tuple(g for line in page.lines for g in line.glyphs)
+    return Line(glyphs) if glyphs else None
 
 
 def _ink_band(image: Image.Image) -> tuple[Image.Image, float] | None:

@@ -108,6 +108,19 @@ def test_a_licence_number_keeps_its_province_prefix_and_its_checked_code(
     assert result["fields"]["uscc"]["value"] == sample.truth["uscc"]
 
 
+def test_an_id_cards_top_row_the_page_reading_lost_is_read_again(
+    recogniser: Recogniser,
+) -> None:
+    # The page reading of this card drops its first row (姓名 金杰) over the
+    # card's patterned ground; the room above the first row read is read
+    # again.
+    sample = render("id_card_front", 404003)
+
+    result = recogniser.recognise(sample.encode("PNG"))
+
+    assert result["fields"]["person_name"]["value"] == sample.truth["person_name"]
+
+
 def test_a_second_reading_is_not_asked_of_a_page_that_read_well() -> None:
     engine = Engine()
     asked: list[str] = []
