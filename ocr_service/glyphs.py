@@ -43,6 +43,7 @@ fonts' files, so later processes load it in a fraction of a second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -86,6 +87,7 @@ _FULL_HEIGHT = "国囗中"
 _CLOSE = 0.06
 _CLOSE_MOST = 8
 _FINE_SIDE = 40
+_FINE_KEPT = 1024
 
 Floats = npt.NDArray[np.float32]
 
@@ -200,24 +202,20 @@ class GlyphBank:
         for at, character in enumerate(characters):
             self._index.setdefault(character, []).append(at)
         self._fonts = [ImageFont.truetype(p, _RENDER_PX, index=i) for p, i in faces]
-        self._fine: dict[str, Floats] = {}
+        # Fine shapes are rendered when first needed and the most recently
+        # used kept (some 25 kB a character).
+        self._fine_shapes = functools.lru_cache(maxsize=_FINE_KEPT)(self._render_fine)
 
-    def _fine_shapes(self, character: str) -> Floats | None:
+    def _render_fine(self, character: str) -> Floats | None:
         """``character``'s shapes at the fine size, one row a face."""
-        found = self._fine.get(character)
-        if found is None:
-            shapes = [
-                shape[0]
-                for shape in (
-                    shape_of(_render(font, character), _FINE_SIDE)
-                    for font in self._fonts
-                )
-                if shape is not None
-            ]
-            if not shapes:
-                return None
-            found = self._fine[character] = np.stack(shapes)
-        return found
+        shapes = [
+            shape[0]
+            for shape in (
+                shape_of(_render(font, character), _FINE_SIDE) for font in self._fonts
+            )
+            if shape is not None
+        ]
+        return np.stack(shapes) if shapes else None
 
     @classmethod
     def build(
