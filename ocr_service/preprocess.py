@@ -191,7 +191,8 @@ def _binarise(image: Image.Image) -> Image.Image:
     The flattened image is never made whole: the threshold comes from every
     other pixel of every other row, and a pixel is ink where ``page * 255 <
     paper * (threshold + 1)``, in 16-bit integers (a third of the time of
-    dividing the page in floating point, the same pixels)."""
+    dividing the page in floating point, and the same pixels for the same
+    threshold)."""
     page = np.asarray(image, dtype=np.uint8)
     paper = np.maximum(np.asarray(_paper(image), dtype=np.uint8), 1)
     sample = page[::2, ::2].astype(np.float32) * 255.0 / paper[::2, ::2]
