@@ -56,6 +56,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from ocr_service.fonts import find_font
+
 __all__ = [
     "SIDE",
     "GlyphBank",
@@ -161,8 +163,6 @@ class Judgement:
 
 
 def _face_paths() -> list[tuple[str, int]]:
-    from ocr_service.samples import find_font
-
     found: list[tuple[str, int]] = []
     for style, weight in _FACES:
         try:

@@ -15,7 +15,6 @@ Ground truth uses the result's field keys and normalised values (ISO dates,
 
 from __future__ import annotations
 
-import glob
 import io
 import math
 import random
@@ -33,6 +32,7 @@ from aggregates.identifiers import (
     organisation_code_check_character,
     uscc_check_character,
 )
+from ocr_service.fonts import find_font
 from ocr_service.normalise import LONG_TERM
 
 __all__ = [
@@ -56,32 +56,6 @@ KINDS = (
     "power_of_attorney",
     "inspection_report",
 )
-
-_FONT_PATTERNS = (
-    "/usr/share/fonts/opentype/noto/Noto{style}CJK-{weight}.ttc",
-    "/usr/share/fonts/noto-cjk/Noto{style}CJK-{weight}.ttc",
-    "/usr/share/fonts/**/Noto{style}CJK*-{weight}.ttc",
-)
-
-
-@cache
-def find_font(style: str = "Sans", weight: str = "Regular") -> tuple[str, int]:
-    """Path and face index of the Simplified Chinese face of Noto ``style``
-    (Sans or Serif) CJK ``weight``; Noto Sans CJK Regular if that is absent."""
-    for pattern in _FONT_PATTERNS:
-        for path in sorted(
-            glob.glob(pattern.format(style=style, weight=weight), recursive=True)
-        ):
-            for index in range(10):
-                try:
-                    name = ImageFont.truetype(path, 12, index=index).getname()[0]
-                except OSError:
-                    break
-                if name and name.endswith(" SC"):
-                    return path, index
-    if (style, weight) != ("Sans", "Regular"):
-        return find_font()
-    raise FileNotFoundError("no Noto CJK font found (install fonts-noto-cjk)")
 
 
 @cache

@@ -198,17 +198,12 @@ def _ink_band(image: Image.Image) -> tuple[Image.Image, float] | None:
     low, high = float(pixels.min()), float(pixels.max())
     if high - low < 64:
         return None
-    ink = (pixels < high - _INK_LEVEL * (high - low)).sum(axis=1) >= 2
-    rows = np.flatnonzero(ink)
-    if rows.size == 0:
-        return None
     # The tallest run of inked pixel rows (a neighbouring row's edge, cut
     # into the band, is a thin run apart from it).
-    breaks = np.flatnonzero(np.diff(rows) > 2)
-    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
-    ends = np.concatenate((rows[breaks], [rows[-1]])) + 1
-    tallest = int(np.argmax(ends - starts))
-    top, bottom = int(starts[tallest]), int(ends[tallest])
+    found = _tallest_band(pixels < high - _INK_LEVEL * (high - low))
+    if found is None:
+        return None
+    top, bottom = found
     margin = round(_REREAD_MARGIN * (bottom - top))
     band = image.crop((0, max(0, top - margin), image.width, bottom + margin))
     return band, float(bottom - top)
@@ -399,7 +394,7 @@ def _verifier(page: Page) -> Verify | None:
             row.box[3] + margin // 2,
         )
         ink = ink_of(np.asarray(crop(box, 0)))
-        band = _tallest_band(ink)
+        band = _tallest_band(ink > 0.5)
         if band is None:
             return {}
         top, bottom = band
@@ -561,9 +556,10 @@ def _extra_glyph(
     return extra
 
 
-def _tallest_band(ink: np.ndarray) -> tuple[int, int] | None:
-    """The tallest run of pixel rows of ``ink`` holding ink."""
-    rows = np.flatnonzero((ink > 0.5).sum(axis=1) >= 2)
+def _tallest_band(inked: np.ndarray) -> tuple[int, int] | None:
+    """The tallest run of pixel rows holding ink (two or more pixels true in
+    ``inked``), allowing gaps of two rows; ``None`` if none does."""
+    rows = np.flatnonzero(inked.sum(axis=1) >= 2)
     if rows.size == 0:
         return None
     breaks = np.flatnonzero(np.diff(rows) > 2)
