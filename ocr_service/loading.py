@@ -14,14 +14,14 @@ import io
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import pypdfium2
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from ocr_service.errors import BrokenFile, FileTooLarge, ImageTooLarge, UnsupportedFile
 
-__all__ = ["Limits", "load_pages", "sniff"]
+__all__ = ["Limits", "load_pages", "sniff", "without_red_ink"]
 
 Kind = Literal["jpeg", "png", "bmp", "pdf"]
 
@@ -122,10 +122,56 @@ def _to_grey(image: Image.Image) -> Image.Image:
     ):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("L")
+        return without_red_ink(Image.alpha_composite(background, rgba).convert("RGB"))
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return image.point(lambda v: v / 256).convert("L")
-    return image.convert("L")
+    if image.mode in ("L", "1"):
+        return image.convert("L")
+    return without_red_ink(image.convert("RGB"))
+
+
+# How much a pixel's red must exceed its green and blue for it to be taken
+# as red ink rather than as black or grey print; below it, down to the
+# colour noise of a photo, a pixel is taken partly as red ink, in proportion
+# (the blurred edge of a seal's stroke).
+_RED_MARGIN = 40
+_COLOUR_NOISE = 8
+# Red ink lets some five sixths of the red light through: a pixel of red ink
+# is the paper's red channel dimmed by that much.
+_THROUGH_RED = [min(255, v * 6 // 5) for v in range(256)]
+_RED_WEIGHTS = [
+    max(0, min(255, (v - _COLOUR_NOISE) * 255 // (_RED_MARGIN - _COLOUR_NOISE)))
+    for v in range(256)
+]
+
+
+def without_red_ink(image: Image.Image) -> Image.Image:
+    """``image`` (RGB) in grey, with red ink faded to the paper.
+
+    The red seal stamped over an issuing authority and its date would
+    otherwise be read as ink and the row under it lost. A pixel whose red
+    exceeds both its green and its blue by ``_RED_MARGIN`` takes its red
+    channel, brightened by what the ink takes of it, as its grey: a seal
+    on paper comes out as the paper, while black print under the seal stays
+    dark (it is dark in every channel). A pixel
+    less red takes a blend of its red and its luminance; one whose red is no
+    more than ``_COLOUR_NOISE`` above the rest keeps its luminance, so black,
+    grey, blue or green print is unchanged.
+    A page with no red on an eighth-size copy is only converted.
+    """
+    grey = image.convert("L")
+    small = image.reduce(8) if min(image.size) >= 64 else image
+    _, reddest = cast(tuple[int, int], _redness(small).getextrema())
+    if reddest <= _COLOUR_NOISE:
+        return grey
+    mask = _redness(image).point(_RED_WEIGHTS)
+    through = image.getchannel("R").point(_THROUGH_RED)
+    return Image.composite(through, grey, mask)
+
+
+def _redness(image: Image.Image) -> Image.Image:
+    red, green, blue = image.split()
+    return ImageChops.subtract(red, ImageChops.lighter(green, blue))
 
 
 def _pdf_pages(data: bytes, limits: Limits) -> Iterator[Image.Image]:
@@ -161,11 +207,10 @@ def _render(document: pypdfium2.PdfDocument, index: int, limits: Limits) -> Imag
                     raise ImageTooLarge(
                         f"page {index + 1} of the PDF is too elongated to render"
                     )
-                bitmap = page.render(scale=scale, grayscale=True)
+                bitmap = page.render(scale=scale)
                 image = bitmap.to_pil()
             finally:
                 page.close()
     except pypdfium2.PdfiumError as e:
         raise BrokenFile(f"page {index + 1} of the PDF cannot be rendered: {e}") from e
-    grey: Image.Image = image.convert("L")
-    return grey
+    return without_red_ink(image.convert("RGB"))
