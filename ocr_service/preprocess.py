@@ -12,6 +12,11 @@ Three steps, each switchable so the benchmark can show what it is worth:
 * **Binarise** against the local background (the image divided by a smooth
   estimate of its background, then Otsu's threshold), which copes with
   uneven lighting and faint print better than one global threshold.
+* **Remove rules**: runs of ink, across or down, several lines long (a
+  table's rules, a page's frame, an underline to write on) are cleared from
+  the binarised image, and are left out when the line height is measured: a
+  frame's sides ink every row of the page, which would otherwise read as one
+  page-high line and shrink the page to nothing.
 
 :class:`Prepared` carries the working image and the transform that maps a
 box on it back onto the image as submitted.
@@ -28,7 +33,13 @@ from PIL import Image, ImageFilter
 
 from ocr_service.text import Box
 
-__all__ = ["Prepared", "Preprocessing", "estimate_line_height", "prepare"]
+__all__ = [
+    "Prepared",
+    "Preprocessing",
+    "estimate_line_height",
+    "prepare",
+    "without_rules",
+]
 
 Grey = npt.NDArray[np.uint8]
 
@@ -42,6 +53,7 @@ class Preprocessing:
     scale: bool = True
     deskew: bool = True
     binarise: bool = True
+    remove_rules: bool = True
     target_line_height: float = 34.0
     min_scale: float = 0.3
     max_scale: float = 3.0
@@ -243,6 +255,54 @@ def _skew(ink: npt.NDArray[np.bool_], max_skew: float) -> float:
     return best if abs(best) >= 0.15 else 0.0
 
 
+def _long_runs(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
+    """The pixels of ``ink`` that lie in a run of at least ``length`` inked
+    pixels along a row."""
+    height, width = ink.shape
+    if width < length:
+        return np.zeros(ink.shape, dtype=bool)
+    inked = np.zeros((height, width + 1), dtype=np.int32)
+    np.cumsum(ink, axis=1, out=inked[:, 1:])
+    # starts[:, x]: the run from x to x + length - 1 is all ink.
+    starts = (inked[:, length:] - inked[:, :-length]) == length
+    started = np.zeros((height, starts.shape[1] + 1), dtype=np.int32)
+    np.cumsum(starts, axis=1, out=started[:, 1:])
+    xs = np.arange(width)
+    last = np.minimum(xs, starts.shape[1] - 1) + 1
+    first = np.maximum(xs - length + 1, 0)
+    covered: npt.NDArray[np.bool_] = (started[:, last] - started[:, first]) > 0
+    return covered
+
+
+def _smeared(ink: npt.NDArray[np.bool_], along: int) -> npt.NDArray[np.bool_]:
+    """``ink`` spread one pixel up and down and ``along`` pixels left and
+    right: a rule left a pixel out of true by a deskew, or broken by noise,
+    is one run again."""
+    out = ink.copy()
+    out[1:] |= ink[:-1]
+    out[:-1] |= ink[1:]
+    spread = out.copy()
+    for step in range(1, along + 1):
+        spread[:, step:] |= out[:, :-step]
+        spread[:, :-step] |= out[:, step:]
+    return spread
+
+
+def without_rules(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
+    """``ink`` without its runs of ``length`` pixels or more, across or down.
+
+    A rule a pixel out of line still counts. Down the page, gaps of two
+    pixels are bridged too (lines of text never stand that close); across
+    it they are not, since the characters of a line nearly touch.
+    """
+    rules = _long_runs(_smeared(ink, 0), length)
+    rules |= _long_runs(_smeared(ink.T, 1), length).T
+    if not rules.any():
+        return ink
+    kept: npt.NDArray[np.bool_] = ink & ~rules
+    return kept
+
+
 def estimate_line_height(ink: npt.NDArray[np.bool_]) -> float | None:
     """The median height, in pixels, of the bands of rows holding ink, or
     ``None`` if there are none."""
@@ -280,14 +340,23 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
         return Prepared(image, (width, height), 1.0, 0.0, empty=True)
     angle = _skew(ink, options.max_skew) if options.deskew else 0.0
     scale = 1.0
+    line = None
+    # Whether the page has rules; unless its scale was measured, assume so.
+    ruled = True
     if options.scale:
+        straight_ink = ink
         if angle:
             straight = Image.fromarray(analysis, mode="L").rotate(
                 angle, resample=Image.Resampling.NEAREST, expand=True, fillcolor=255
             )
-            line = estimate_line_height(_ink(np.asarray(straight, dtype=np.uint8)))
-        else:
-            line = estimate_line_height(ink)
+            straight_ink = _ink(np.asarray(straight, dtype=np.uint8))
+        # A rule is far longer than any character: a tenth of the page.
+        rule = max(24, min(straight_ink.shape) // 10)
+        unruled = straight_ink
+        if options.remove_rules:
+            unruled = without_rules(straight_ink, rule)
+            ruled = unruled is not straight_ink
+        line = estimate_line_height(unruled)
         if line is not None:
             scale = options.target_line_height / (line / factor)
             scale = max(options.min_scale, min(options.max_scale, scale))
@@ -311,4 +380,23 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
         )
     if options.binarise:
         working = _binarise(working)
+        if options.remove_rules and ruled:
+            working = _cleared_of_rules(working, line and line / factor * scale)
     return Prepared(working, (width, height), scale, angle, empty=False)
+
+
+# Rules are cleared from the working image when they are at least this many
+# text lines long; the longest stroke of a character is about one.
+_RULE_LINES = 4
+
+
+def _cleared_of_rules(binary: Image.Image, line: float | None) -> Image.Image:
+    """The binarised ``binary`` with its long runs of ink turned to paper."""
+    ink = np.asarray(binary, dtype=np.uint8) == 0
+    length = max(24, round(_RULE_LINES * (line or min(ink.shape) / 40)))
+    kept = without_rules(ink, length)
+    if kept is ink:
+        return binary
+    out = np.full(ink.shape, 255, dtype=np.uint8)
+    out[kept] = 0
+    return Image.fromarray(out, mode="L")
