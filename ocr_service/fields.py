@@ -200,30 +200,35 @@ def _labels() -> list[_Label]:
             table.append((text, keys, reads, continues, kinds))
 
     add("统一社会信用代码 社会信用代码 信用代码", ("uscc",), "uscc")
-    add("企业名称 单位名称 名称", ("enterprise_name",), "text", 1)
+    add("企业名称 单位名称 公司名称 名称", ("enterprise_name",), "text", 1)
     add("委托单位 委托方 授权单位", ("enterprise_name",), "text", 1, poa)
     add("生产企业 生产单位 生产厂家", ("enterprise_name",), "text", 1, report)
     add("注册人名称 备案人名称 注册人 备案人", ("holder",), "text", 1)
     add("法定代表人 法人代表", ("legal_representative",), "name")
-    add("注册人住所 备案人住所 注册地址 住所 住址 地址", ("address",), "text", 2)
+    add(
+        "注册人住所 备案人住所 企业住所 注册地址 住所 住址 地址",
+        ("address",),
+        "text",
+        2,
+    )
     add("成立日期 注册日期", ("established_on",), "date")
-    add("营业期限", ("term_from", "term_to"), "term", 1)
+    add("营业期限 经营期限", ("term_from", "term_to"), "term", 1)
     add("营业期限自", ("term_from",), "date")
     add("营业期限至", ("term_to",), "term_end")
     add("许可证编号 许可证号 备案编号 编号 证号", ("licence_no",), "number")
     add("注册证编号 注册证号 批准文号", ("approval_no",), "number")
     add(
-        "发证机关 发证部门 发证单位 审批部门 签发机关 登记机关 备案部门",
+        "发证机关 发证部门 发证单位 审批部门 签发机关 登记机关 备案部门 核发机关",
         ("issuing_authority",),
         "text",
         1,
     )
     add(
-        "发证日期 批准日期 报告日期 签发日期 备案日期",
+        "发证日期 批准日期 报告日期 签发日期 备案日期 核发日期",
         ("issued_on",),
         "date",
     )
-    add("有效期至", ("valid_until",), "term_end")
+    add("有效期至 有效期限至", ("valid_until",), "term_end")
     add(
         "有效期限 有效期 授权期限 委托期限",
         ("valid_from", "valid_until"),
@@ -236,7 +241,7 @@ def _labels() -> list[_Label]:
     add("性别", ("sex",), "sex")
     add("民族", ("ethnicity",), "ethnicity")
     add("出生", ("birth_date",), "date")
-    add("公民身份号码 身份证号码 身份证号", ("id_number",), "id")
+    add("公民身份号码 身份证号码 身份证号 身份证件号码 证件号码", ("id_number",), "id")
     add(
         "类型 注册资本 经营范围 生产范围 生产地址和生产范围 经营方式 企业负责人 "
         "质量负责人 质量受权人 仓库地址 生产地址 经营场所 库房地址 签发人 分类码 "
@@ -565,6 +570,9 @@ def _clean_text(text: str) -> str:
     text = re.sub(
         r"^[\s:;,.、。·|_\-《》〈〉<>]+|[\s:;,.、。·|_\-《》〈〉<>]+$", "", text
     )
+    # No value read as text holds a full stop between two characters: it is
+    # a speck (what is left of a rule, or dirt) read as one.
+    text = re.sub(r"(?<=[\u4e00-\u9fff])。(?=[\u4e00-\u9fff])", "", text)
     return re.sub(r"^\((?:盖章|负责人|签字)\)", "", text)
 
 
@@ -629,9 +637,15 @@ def _read(
         number = _clean_number(text)
         return [(keys[0], number, 1.0)] if number else []
     value = _clean_text(text)
+    # A date beside a value is the next row's (an issuer's name with the
+    # date printed under it, the two read as one line on a skewed page).
+    value = _TRAILING_DATE.sub("", value)
     if keys[0] in _ENTERPRISES:
         value = _company_suffix(value)
     return [(keys[0], value, 1.0)] if len(value) >= 2 else []
+
+
+_TRAILING_DATE = re.compile(r"\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?$")
 
 
 # Keys whose value is an enterprise's name, and the forms a company's name
@@ -877,7 +891,17 @@ def _fill_from_page(
         and "issued_on" not in fields
         and authority_row is not None
     ):
+        # The date printed under the issuer's name, or read on its line.
+        text = rows[authority_row].text
+        dates = find_dates(text)
+        if dates and dates[-1].end >= len(text.rstrip()) - 1:
+            span = _Span(((authority_row, dates[-1].start, dates[-1].end),))
+            fields["issued_on"] = Field(
+                dates[-1].value, reader.confidence(span), to_original(reader.box(span))
+            )
         for index in range(authority_row + 1, min(len(rows), authority_row + 3)):
+            if "issued_on" in fields:
+                break
             if reader.hits[index]:
                 break
             issued = normalise_date(rows[index].text)

@@ -119,7 +119,9 @@ _DIGIT_LIKE = "0-9OoDQ〇Il|iL\\]ZzSsBGbgq"
 _D = f"[{_DIGIT_LIKE}]"
 _SPACE = r"[ \t]*"
 _YEAR = f"((?:1|2|l|I|\\|){_SPACE}(?:{_D}{_SPACE}){{3}})"
-_MONTH_OR_DAY = f"({_D}{_SPACE}{_D}?)"
+# A month or day: one or two digits, or two digits with a speck read as a
+# bracket or bar between them (``1]1月``).
+_MONTH_OR_DAY = f"([0-9][\\]|][0-9]|{_D}{_SPACE}{_D}?)"
 _SEPARATOR = r"[.\-/．·,，_—–~]"
 # A speck read as a bracket or bar where a digit meets the 年, 月 or 日 after
 # it (``2024年11]月02日``): no digit can stand there, since the year has its
@@ -183,6 +185,15 @@ def _digits(text: str) -> str:
     return "".join(text.split()).translate(_DIGIT_LOOK_ALIKES)
 
 
+def _month_or_day(text: str) -> str:
+    """The digits of a month or day read as ``text``; of three characters,
+    the middle one is a speck."""
+    compact = "".join(text.split())
+    if len(compact) == 3:
+        compact = compact[0] + compact[2]
+    return compact.translate(_DIGIT_LOOK_ALIKES)
+
+
 def _iso(year: int, month: int, day: int) -> str | None:
     if not _EARLIEST <= year <= _LATEST:
         return None
@@ -218,7 +229,7 @@ def find_dates(text: str, *, long_term: bool = False) -> list[DateMatch]:
         return all(end <= s or start >= e for s, e in taken)
 
     for m in _ARABIC_DATE.finditer(text):
-        month, day = _digits(m.group(2)), _digits(m.group(3))
+        month, day = _month_or_day(m.group(2)), _month_or_day(m.group(3))
         iso = _iso(int(_digits(m.group(1))), int(month), int(day))
         if iso is not None:
             found.append(DateMatch(iso, m.start(), m.end()))

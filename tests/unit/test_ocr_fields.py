@@ -618,3 +618,42 @@ def test_an_angle_bracket_read_before_an_address_is_no_part_of_it() -> None:
     )
 
     assert found["address"] == "福州市和平路1号"
+
+
+def test_a_date_read_on_the_line_of_an_issuers_name_is_the_date_not_the_name() -> None:
+    found = values(
+        [
+            "营 业 执 照",
+            "名    称  福州康宁医药有限公司",
+            "登记机关  福州市市场监督管理局 2024年12月31日",
+        ]
+    )
+
+    assert found["issuing_authority"] == "福州市市场监督管理局"
+    assert found["issued_on"] == "2024-12-31"
+
+
+def test_a_full_stop_read_inside_a_name_is_a_speck() -> None:
+    found = values(["营 业 执 照", "名    称  福州康宁医药。有限公司"])
+
+    assert found["enterprise_name"] == "福州康宁医药有限公司"
+
+
+@pytest.mark.parametrize(
+    ("label", "key"),
+    [
+        ("经营期限", "term_to"),
+        ("公司名称", "enterprise_name"),
+        ("核发机关", "issuing_authority"),
+    ],
+)
+def test_labels_other_issuers_print_are_read_too(label: str, key: str) -> None:
+    value = {
+        "term_to": "2015年03月12日至长期",
+        "enterprise_name": "福州康宁医药有限公司",
+        "issuing_authority": "福州市市场监督管理局",
+    }[key]
+
+    found = values(["营 业 执 照", f"{label}  {value}"])
+
+    assert key in found

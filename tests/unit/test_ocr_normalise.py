@@ -65,9 +65,10 @@ def test_letters_read_for_digits_inside_a_date_are_read_as_digits() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2024年11]月02日", "2024]年11月02日", "2024年11月02|日"]
+    "text",
+    ["2024年11]月02日", "2024]年11月02日", "2024年11月02|日", "2024年1]1月02日"],
 )
-def test_a_speck_between_a_full_number_and_its_unit_is_left_out(text: str) -> None:
+def test_a_speck_beside_or_inside_a_full_number_is_left_out(text: str) -> None:
     value = normalise_date(text)
 
     assert value == "2024-11-02"
