@@ -70,6 +70,9 @@ class Prepared:
     scale: float
     angle: float
     empty: bool
+    # The rules cleared from the working image (in its pixels), if any: they
+    # are cleared from crops of the original too.
+    rules: npt.NDArray[np.bool_] | None = None
 
     def point_to_original(self, u: float, v: float) -> tuple[float, float]:
         """The point ``(u, v)`` of the working image on the original image."""
@@ -89,6 +92,34 @@ class Prepared:
         ``box`` of the working image shows, straightened like the working
         image but at the original's resolution, with ``margin`` working
         pixels of surround on each side."""
+        crop = self._crop(original, box, margin)
+        if self.rules is None:
+            return crop
+        return self._without_rules(crop, box, margin)
+
+    def _without_rules(self, crop: Image.Image, box: Box, margin: float) -> Image.Image:
+        """``crop`` of ``box`` with the rules that cross it turned to paper:
+        the working image's rule pixels there, grown by a pixel for the
+        rules' soft edges, scaled to the crop."""
+        assert self.rules is not None
+        height, width = self.rules.shape
+        x0, y0 = round(box[0] - margin), round(box[1] - margin)
+        x1, y1 = round(box[2] + margin), round(box[3] + margin)
+        part = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), dtype=bool)
+        inside = self.rules[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)]
+        part[
+            max(0, -y0) : max(0, -y0) + inside.shape[0],
+            max(0, -x0) : max(0, -x0) + inside.shape[1],
+        ] = inside
+        if not part.any():
+            return crop
+        mask = Image.fromarray(part.astype(np.uint8) * 255, mode="L")
+        mask = mask.filter(ImageFilter.MaxFilter(3)).resize(
+            crop.size, Image.Resampling.NEAREST
+        )
+        return Image.composite(Image.new("L", crop.size, 255), crop, mask)
+
+    def _crop(self, original: Image.Image, box: Box, margin: float) -> Image.Image:
         x0, y0, x1, y1 = box
         cx, cy = self.point_to_original((x0 + x1) / 2, (y0 + y1) / 2)
         half_w = (x1 - x0 + 2 * margin) / self.scale / 2
@@ -350,8 +381,8 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
                 angle, resample=Image.Resampling.NEAREST, expand=True, fillcolor=255
             )
             straight_ink = _ink(np.asarray(straight, dtype=np.uint8))
-        # A rule is far longer than any character: a tenth of the page.
-        rule = max(24, min(straight_ink.shape) // 10)
+        # A rule is far longer than any character: a tenth of the page's side.
+        rule = max(24, max(straight_ink.shape) // 10)
         unruled = straight_ink
         if options.remove_rules:
             unruled = without_rules(straight_ink, rule)
@@ -378,11 +409,12 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
         working = working.rotate(
             angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255
         )
+    rules = None
     if options.binarise:
         working = _binarise(working)
         if options.remove_rules and ruled:
-            working = _cleared_of_rules(working, line and line / factor * scale)
-    return Prepared(working, (width, height), scale, angle, empty=False)
+            working, rules = _cleared_of_rules(working, line and line / factor * scale)
+    return Prepared(working, (width, height), scale, angle, empty=False, rules=rules)
 
 
 # Rules are cleared from the working image when they are at least this many
@@ -390,13 +422,17 @@ def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepare
 _RULE_LINES = 4
 
 
-def _cleared_of_rules(binary: Image.Image, line: float | None) -> Image.Image:
-    """The binarised ``binary`` with its long runs of ink turned to paper."""
+def _cleared_of_rules(
+    binary: Image.Image, line: float | None
+) -> tuple[Image.Image, npt.NDArray[np.bool_] | None]:
+    """The binarised ``binary`` with its long runs of ink turned to paper,
+    and those runs' pixels (``None`` if there were none)."""
     ink = np.asarray(binary, dtype=np.uint8) == 0
     length = max(24, round(_RULE_LINES * (line or min(ink.shape) / 40)))
     kept = without_rules(ink, length)
     if kept is ink:
-        return binary
+        return binary, None
     out = np.full(ink.shape, 255, dtype=np.uint8)
     out[kept] = 0
-    return Image.fromarray(out, mode="L")
+    rules: npt.NDArray[np.bool_] = ink & ~kept
+    return Image.fromarray(out, mode="L"), rules

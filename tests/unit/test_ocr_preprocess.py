@@ -130,3 +130,27 @@ def test_strokes_shorter_than_a_rule_stay_and_a_stepped_rule_goes(
     # Nothing of the rule is left; every stroke pixel not beside it stays.
     assert not (kept & rule & ~strokes_only).any()
     assert (kept[away] == strokes_only[away]).all()
+
+
+def test_a_crop_of_a_ruled_page_for_a_second_reading_has_no_rules() -> None:
+    image = page_of_text_blocks(framed=False)
+    draw = ImageDraw.Draw(image)
+    for y in range(280, 2000, 90):
+        draw.line((200, y, 1450, y), fill=0, width=3)
+    prepared = prepare(image)
+    # A row of crosses and the rules above and below it, in working pixels.
+    box = (
+        round(240 * prepared.scale),
+        round(300 * prepared.scale),
+        round(1420 * prepared.scale),
+        round(344 * prepared.scale),
+    )
+
+    crop = prepared.crop_original(image, box, margin=30 * prepared.scale)
+
+    dark = (np.asarray(crop) < 128).mean(axis=1)
+    # The crosses' bars darken a row by less than nine tenths; a rule would
+    # darken one end to end.
+    assert crop.height > 80
+    assert dark.max() < 0.9
+    assert dark.max() > 0.5
