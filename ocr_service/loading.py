@@ -170,8 +170,12 @@ def without_red_ink(image: Image.Image) -> Image.Image:
 
 
 def _redness(image: Image.Image) -> Image.Image:
+    """How far each pixel's red stands above its green and its blue, less
+    how far those two stand apart: a seal's red has green and blue alike,
+    while brown or orange print (a frame, a title) has more green."""
     red, green, blue = image.split()
-    return ImageChops.subtract(red, ImageChops.lighter(green, blue))
+    above = ImageChops.subtract(red, ImageChops.lighter(green, blue))
+    return ImageChops.subtract(above, ImageChops.difference(green, blue))
 
 
 def _pdf_pages(data: bytes, limits: Limits) -> Iterator[Image.Image]:

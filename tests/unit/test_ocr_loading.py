@@ -62,3 +62,14 @@ def test_an_uploaded_colour_page_comes_out_grey_without_its_seal(format: str) ->
     # Far lighter than print, even where JPEG has blurred the red.
     assert grey[84:92, 290:310].min() > 150
     assert grey[195:205, 202:210].max() < 80
+
+
+def test_brown_print_is_no_seal_and_keeps_its_luminance() -> None:
+    page = Image.new("RGB", (300, 200), "white")
+    ImageDraw.Draw(page).rectangle((20, 20, 280, 40), fill=(150, 90, 40))
+    ImageDraw.Draw(page).rectangle((20, 120, 280, 140), fill=RED)
+
+    grey = np.asarray(without_red_ink(page))
+
+    assert grey[30, 150] == np.asarray(page.convert("L"))[30, 150]
+    assert grey[130, 150] > 240
