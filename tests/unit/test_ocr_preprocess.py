@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from ocr_service.preprocess import Preprocessing, prepare, without_rules
+from ocr_service.preprocess import (
+    Preprocessing,
+    estimate_line_height,
+    prepare,
+    without_rules,
+)
 
 
 def page_with_bars(angle: float) -> Image.Image:
@@ -154,3 +159,16 @@ def test_a_crop_of_a_ruled_page_for_a_second_reading_has_no_rules() -> None:
     assert crop.height > 80
     assert dark.max() < 0.9
     assert dark.max() > 0.5
+
+
+def test_the_bits_of_a_broken_rule_between_lines_do_not_shorten_the_line_height() -> (
+    None
+):
+    ink = np.zeros((1000, 800), dtype=bool)
+    for top in range(100, 900, 60):
+        ink[top : top + 24, 100:700] = True
+        # Two dashes of a broken frame in the gap below the line, at each side.
+        ink[top + 32 : top + 38, 20:23] = True
+        ink[top + 42 : top + 50, 780:783] = True
+
+    assert estimate_line_height(ink) == 24
