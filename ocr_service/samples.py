@@ -6,8 +6,10 @@ vocabularies, credit codes and ID numbers carry correct check characters
 (made with :mod:`aggregates.identifiers`), and layouts vary (label column or
 inline labels, one or two columns, letter-spaced labels, font and size). Each
 sample comes clean (300 dpi) or degraded (rotated up to 3 degrees, blurred,
-noisy, unevenly lit, JPEG-compressed, at a lower resolution). The same seed
-gives the same images.
+noisy, unevenly lit, JPEG-compressed, at a lower resolution; half in colour,
+half in grey as a copier gives them). Some pages are printed as ruled tables
+or in a frame, and half the pages carry their issuer's red seal stamped over
+the issuer's name and date. The same seed gives the same images.
 
 Ground truth uses the result's field keys and normalised values (ISO dates,
 ``long-term``), so a recognised result can be compared field by field.
@@ -24,7 +26,7 @@ from datetime import date, timedelta
 from functools import cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from aggregates.identifiers import (
     USCC_ALPHABET,
@@ -248,6 +250,8 @@ class _Document:
     truth: dict[str, str] = field(default_factory=dict)
     two_columns: list[tuple[str, str]] = field(default_factory=list)
     top_line: str = ""
+    # The seal's text, for a document its issuer or signer stamps.
+    stamp: str = ""
 
 
 def _business_licence(rng: random.Random) -> _Document:
@@ -280,6 +284,7 @@ def _business_licence(rng: random.Random) -> _Document:
         "business_licence",
         "营业执照",
         subtitle="(副本)",
+        stamp=authority,
         top_line=f"统一社会信用代码 {uscc}",
         footer=[f"登记机关 {authority}", _cn_date(issued)],
         truth={
@@ -344,6 +349,7 @@ def _drug_licence(rng: random.Random, manufacturing: bool) -> _Document:
         title,
         subtitle="(副本)",
         rows=rows,
+        stamp=authority,
         truth={
             "licence_no": number,
             "enterprise_name": name,
@@ -387,6 +393,7 @@ def _device_registration(rng: random.Random) -> _Document:
         "device_registration_certificate",
         "中华人民共和国医疗器械注册证",
         rows=rows,
+        stamp=authority,
         truth={
             "approval_no": number,
             "holder": holder,
@@ -427,6 +434,7 @@ def _device_distribution(rng: random.Random) -> _Document:
         "device_distribution_licence",
         "医疗器械经营许可证",
         rows=rows,
+        stamp=authority,
         truth={
             "licence_no": number,
             "enterprise_name": name,
@@ -500,6 +508,7 @@ def _power_of_attorney(rng: random.Random) -> _Document:
     return _Document(
         "power_of_attorney",
         "授权委托书",
+        stamp=name,
         rows=[
             ("委托单位", name),
             ("法定代表人", boss),
@@ -547,6 +556,7 @@ def _inspection_report(rng: random.Random) -> _Document:
         "inspection_report",
         "检验报告书",
         subtitle=f"{province}药品检验所",
+        stamp=f"{province}药品检验所",
         rows=rows,
         truth={
             "product_name": product,
@@ -624,7 +634,9 @@ def _spaced(label: str, rng: random.Random) -> str:
     return label
 
 
-def _layout_page(document: _Document, rng: random.Random, dpi: int) -> Image.Image:
+def _layout_page(
+    document: _Document, rng: random.Random, dpi: int, decor: random.Random
+) -> Image.Image:
     landscape = (
         document.kind == "device_registration_certificate" and rng.random() < 0.3
     )
@@ -664,11 +676,16 @@ def _layout_page(document: _Document, rng: random.Random, dpi: int) -> Image.Ima
     inline = rng.random() < 0.35
     label_width = round(pen.draw.textlength("统一社会信用代码", font=body)) + pen.px(6)
     usable = image.width - 2 * margin
+    # Where a table's rules would run: the top of each row, and the left
+    # edge of each value column.
+    row_tops: list[int] = []
+    columns: set[int] = set()
     if document.two_columns:
         column = usable // 2
         value_x = round(pen.draw.textlength("法定代表人", font=body)) + pen.px(5)
         pairs = document.two_columns
         for index in range(0, len(pairs), 2):
+            row_tops.append(y)
             heights = []
             for offset, (label, value) in enumerate(pairs[index : index + 2]):
                 x = margin + offset * column
@@ -677,8 +694,10 @@ def _layout_page(document: _Document, rng: random.Random, dpi: int) -> Image.Ima
                 for k, part in enumerate(wrapped):
                     pen.text((x + value_x, y + k * line_gap), part, body)
                 heights.append(len(wrapped))
+                columns.update((x, x + value_x))
             y += max(heights) * line_gap + pen.px(3)
     for label, value in document.rows:
+        row_tops.append(y)
         if inline:
             prefix = f"{label}:"
             prefix_width = pen.text((margin, y), prefix, body, label=True)
@@ -686,21 +705,115 @@ def _layout_page(document: _Document, rng: random.Random, dpi: int) -> Image.Ima
         else:
             pen.text((margin, y), _spaced(label, rng), body, label=True)
             value_x = margin + label_width
+            columns.add(value_x)
         wrapped = _wrap(value, body, image.width - margin - value_x, pen.draw)
         for k, part in enumerate(wrapped):
             pen.text((value_x, y + k * line_gap), part, body)
         y += len(wrapped) * line_gap
+    if row_tops and decor.random() < _RULED:
+        row_tops.append(y)
+        _rule_table(pen, row_tops, sorted(columns), margin, image.width - margin, body)
+    stamp_at = (image.width - margin - pen.px(40), row_tops[-1] if row_tops else y)
     for paragraph in document.paragraphs:
         y += pen.px(3)
         for part in _wrap("\u3000\u3000" + paragraph, body, usable, pen.draw):
             pen.text((margin, y), part, body)
             y += line_gap
     y = max(y + pen.px(15), image.height - pen.px(70))
+    if document.footer:
+        stamp_at = (image.width - margin - pen.px(45), y + line_gap // 2)
     for part in document.footer:
         part_width = round(pen.draw.textlength(part, font=body))
         pen.text((image.width - margin - part_width - pen.px(10), y), part, body)
         y += line_gap
+    if decor.random() < _FRAMED:
+        _frame(pen, image.size)
+    if document.stamp and decor.random() < _STAMPED:
+        centre = (
+            stamp_at[0] + pen.px(decor.uniform(-8, 8)),
+            stamp_at[1] + pen.px(decor.uniform(-6, 6)),
+        )
+        image = _stamp(image, document.stamp, centre, pen.px(21), decor)
     return image
+
+
+# How often a page is drawn as a ruled table, in a printed frame, and with
+# its issuer's red seal stamped over the issuer and date.
+_RULED = 0.3
+_FRAMED = 0.3
+_STAMPED = 0.5
+
+
+def _rule_table(
+    pen: _Pen,
+    row_tops: list[int],
+    columns: list[int],
+    left: int,
+    right: int,
+    body: ImageFont.FreeTypeFont,
+) -> None:
+    """Rules between the rows and beside the columns of a table."""
+    width = max(2, pen.px(0.25))
+    above = (body.size * 2) // 5
+    ys = [top - above for top in row_tops]
+    for y in ys:
+        pen.draw.line((left - pen.px(3), y, right, y), fill=pen.ink, width=width)
+    inner = (c - pen.px(2) for c in columns if c > left + pen.px(5))
+    for x in (left - pen.px(3), *inner, right):
+        pen.draw.line((x, ys[0], x, ys[-1]), fill=pen.ink, width=width)
+
+
+def _frame(pen: _Pen, size: tuple[int, int]) -> None:
+    """A printed double frame around the page."""
+    width, height = size
+    for inset, weight in ((8.0, 1.0), (10.0, 0.3)):
+        m = pen.px(inset)
+        pen.draw.rectangle(
+            (m, m, width - m, height - m),
+            outline=(150, 90, 40),
+            width=max(1, pen.px(weight)),
+        )
+
+
+def _stamp(
+    image: Image.Image,
+    text: str,
+    centre: tuple[int, int],
+    radius: int,
+    rng: random.Random,
+) -> Image.Image:
+    """``image`` with a round red seal at ``centre``: a ring, ``text`` along
+    its upper arc and a star, printed as ink over the page (multiplied, so
+    the print under it stays dark)."""
+    seal = Image.new("RGB", image.size, "white")
+    draw = ImageDraw.Draw(seal)
+    red = (rng.randrange(200, 235), rng.randrange(20, 60), rng.randrange(20, 60))
+    cx, cy = centre
+    ring = max(2, radius // 16)
+    draw.ellipse(
+        (cx - radius, cy - radius, cx + radius, cy + radius), outline=red, width=ring
+    )
+    size = max(8, radius // 4)
+    font = _font("Sans", "Bold", size)
+    sweep = min(250.0, 22.0 * len(text))
+    for index, character in enumerate(text):
+        degrees = -90 - sweep / 2 + sweep * (index + 0.5) / len(text)
+        glyph = Image.new("L", (size * 2, size * 2), 0)
+        ImageDraw.Draw(glyph).text(
+            (size // 2, size // 2), character, font=font, fill=255
+        )
+        glyph = glyph.rotate(-degrees - 90, resample=Image.Resampling.BICUBIC)
+        along = radius - ring - size * 0.75
+        gx = cx + along * math.cos(math.radians(degrees)) - size
+        gy = cy + along * math.sin(math.radians(degrees)) - size
+        seal.paste(Image.new("RGB", glyph.size, red), (round(gx), round(gy)), glyph)
+    points = []
+    for k in range(10):
+        reach = radius * (0.3 if k % 2 == 0 else 0.12)
+        angle = math.radians(-90 + 36 * k)
+        points.append((cx + reach * math.cos(angle), cy + reach * math.sin(angle)))
+    draw.polygon(points, fill=red)
+    return ImageChops.multiply(image.convert("RGB"), seal)
 
 
 def _layout_id_card(document: _Document, rng: random.Random, dpi: int) -> Image.Image:
@@ -768,33 +881,43 @@ def _layout_id_card(document: _Document, rng: random.Random, dpi: int) -> Image.
 # --- degradation ---------------------------------------------------------------
 
 
-def _degrade(image: Image.Image, rng: random.Random) -> Image.Image:
+def _degrade(image: Image.Image, rng: random.Random, colour: bool) -> Image.Image:
+    """``image`` as a poor scan or photo would give it: in colour, or in grey
+    as a copier gives it (where a seal's red is lost and it prints as dark as
+    the text)."""
     noise = np.random.default_rng(rng.randrange(2**32))
-    grey = image.convert("L")
+    page = image.convert("RGB" if colour else "L")
+    paper = (255, 255, 255) if colour else 255
     angle = rng.uniform(-3.0, 3.0)
-    grey = grey.rotate(
-        angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255
+    page = page.rotate(
+        angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=paper
     )
     factor = rng.uniform(0.67, 1.0)
     if factor < 0.97:
-        grey = grey.resize(
-            (round(grey.width * factor), round(grey.height * factor)),
+        page = page.resize(
+            (round(page.width * factor), round(page.height * factor)),
             Image.Resampling.BILINEAR,
         )
-    grey = grey.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
-    pixels = np.asarray(grey, dtype=np.float32)
-    height, width = pixels.shape
+    page = page.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    pixels = np.asarray(page, dtype=np.float32)
+    height, width = pixels.shape[:2]
     # Uneven light: a gradient darkening one side by up to a fifth.
     direction = rng.uniform(0, 2 * math.pi)
     xs = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
     ys = np.linspace(-1, 1, height, dtype=np.float32)[:, None]
     slope = 0.5 + 0.5 * (math.cos(direction) * xs + math.sin(direction) * ys)
-    pixels *= 1.0 - rng.uniform(0.05, 0.2) * slope
-    pixels += noise.standard_normal(pixels.shape, dtype=np.float32) * rng.uniform(4, 14)
-    degraded = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+    light = 1.0 - rng.uniform(0.05, 0.2) * slope
+    grain = noise.standard_normal((height, width), dtype=np.float32) * rng.uniform(
+        4, 14
+    )
+    if colour:
+        pixels = pixels * light[:, :, None] + grain[:, :, None]
+    else:
+        pixels = pixels * light + grain
+    degraded = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
     degraded.save(buffer, format="JPEG", quality=rng.randrange(35, 75))
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+    return Image.open(io.BytesIO(buffer.getvalue())).convert(page.mode)
 
 
 # --- the set -------------------------------------------------------------------
@@ -828,9 +951,14 @@ def render(kind: str, seed: int, *, degraded: bool = False, dpi: int = 300) -> S
     if kind.startswith("id_card"):
         image = _layout_id_card(document, rng, dpi)
     else:
-        image = _layout_page(document, rng, dpi)
+        # Frames, rules and seals are drawn from a generator of their own,
+        # so that the rest of a page is the same with or without them.
+        decor = random.Random(f"{kind}/{seed}/decor")
+        image = _layout_page(document, rng, dpi, decor)
     if degraded:
-        image = _degrade(image, rng)
+        # Half the degraded pages are colour photos, half grey copies.
+        colour = random.Random(f"{kind}/{seed}/scan").random() < 0.5
+        image = _degrade(image, rng, colour)
     label = "degraded" if degraded else "clean"
     return Sample(f"{kind}-{seed}-{label}", kind, image, dict(document.truth), degraded)
 

@@ -121,6 +121,21 @@ def test_an_id_cards_top_row_the_page_reading_lost_is_read_again(
     assert result["fields"]["person_name"]["value"] == sample.truth["person_name"]
 
 
+@pytest.mark.parametrize("degraded", [False, True])
+def test_a_ruled_framed_licence_with_a_red_seal_over_its_issuer_reads_whole(
+    recogniser: Recogniser, degraded: bool
+) -> None:
+    # Business licence 5 is printed as a ruled table in a frame, with the
+    # registering authority's seal stamped over its name and the date; the
+    # degraded one is a colour photo.
+    sample = render("business_licence", 5, degraded=degraded)
+
+    result = recogniser.recognise(sample.encode("JPEG" if degraded else "PNG"))
+
+    found = {key: field["value"] for key, field in result["fields"].items()}
+    assert found == sample.truth
+
+
 def test_a_second_reading_is_not_asked_of_a_page_that_read_well() -> None:
     engine = Engine()
     asked: list[str] = []
