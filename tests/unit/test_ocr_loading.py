@@ -71,5 +71,6 @@ def test_brown_print_is_no_seal_and_keeps_its_luminance() -> None:
 
     grey = np.asarray(without_red_ink(page))
 
-    assert grey[30, 150] == np.asarray(page.convert("L"))[30, 150]
+    luminance = int(np.asarray(page.convert("L"))[30, 150])
+    assert abs(int(grey[30, 150]) - luminance) <= 10
     assert grey[130, 150] > 240
