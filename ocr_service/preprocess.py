@@ -357,7 +357,7 @@ def estimate_line_height(ink: npt.NDArray[np.bool_]) -> float | None:
     return float(np.median((ends - starts)[heavy]))
 
 
-_LIGHT_BAND = 0.1
+_LIGHT_BAND = 0.03
 
 
 def prepare(image: Image.Image, options: Preprocessing | None = None) -> Prepared:
