@@ -14,7 +14,7 @@ import io
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 import pypdfium2
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
@@ -153,20 +153,33 @@ def without_red_ink(image: Image.Image) -> Image.Image:
     exceeds both its green and its blue by ``_RED_MARGIN`` takes its red
     channel, brightened by what the ink takes of it, as its grey: a seal
     on paper comes out as the paper, while black print under the seal stays
-    dark (it is dark in every channel). A pixel
-    less red takes a blend of its red and its luminance; one whose red is no
-    more than ``_COLOUR_NOISE`` above the rest keeps its luminance, so black,
-    grey, blue or green print is unchanged.
-    A page with no red on an eighth-size copy is only converted.
+    dark (it is dark in every channel). A pixel less red takes a blend of
+    its red and its luminance; one whose red is no more than
+    ``_COLOUR_NOISE`` above the rest keeps its luminance, so black, grey,
+    blue or green print is unchanged.
+
+    Only the part of the page where an eighth-size copy shows a clear red is
+    looked at closely (a seal is a small part of a page); a page with none is
+    only converted.
     """
     grey = image.convert("L")
-    small = image.reduce(8) if min(image.size) >= 64 else image
-    _, reddest = cast(tuple[int, int], _redness(small).getextrema())
-    if reddest <= _COLOUR_NOISE:
+    shrink = 8 if min(image.size) >= 64 else 1
+    small = image.reduce(shrink) if shrink > 1 else image
+    box = _redness(small).point(lambda v: 255 if v > _RED_MARGIN // 2 else 0).getbbox()
+    if box is None:
         return grey
-    mask = _redness(image).point(_RED_WEIGHTS)
-    through = image.getchannel("R").point(_THROUGH_RED)
-    return Image.composite(through, grey, mask)
+    # The red's bounds on the page, with a cell of the small copy to spare.
+    box = (
+        max(0, (box[0] - 1) * shrink),
+        max(0, (box[1] - 1) * shrink),
+        min(image.width, (box[2] + 1) * shrink),
+        min(image.height, (box[3] + 1) * shrink),
+    )
+    part = image.crop(box)
+    mask = _redness(part).point(_RED_WEIGHTS)
+    through = part.getchannel("R").point(_THROUGH_RED)
+    grey.paste(Image.composite(through, grey.crop(box), mask), box[:2])
+    return grey
 
 
 def _redness(image: Image.Image) -> Image.Image:

@@ -288,21 +288,23 @@ def _skew(ink: npt.NDArray[np.bool_], max_skew: float) -> float:
 
 def _long_runs(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
     """The pixels of ``ink`` that lie in a run of at least ``length`` inked
-    pixels along a row."""
+    pixels along a row.
+
+    The rows, each with paper at both ends, are laid end to end; every run
+    starts and ends where the ink switches on and off, and the few runs long
+    enough are painted back one by one."""
     height, width = ink.shape
-    if width < length:
-        return np.zeros(ink.shape, dtype=bool)
-    inked = np.zeros((height, width + 1), dtype=np.int32)
-    np.cumsum(ink, axis=1, out=inked[:, 1:])
-    # starts[:, x]: the run from x to x + length - 1 is all ink.
-    starts = (inked[:, length:] - inked[:, :-length]) == length
-    started = np.zeros((height, starts.shape[1] + 1), dtype=np.int32)
-    np.cumsum(starts, axis=1, out=started[:, 1:])
-    xs = np.arange(width)
-    last = np.minimum(xs, starts.shape[1] - 1) + 1
-    first = np.maximum(xs - length + 1, 0)
-    covered: npt.NDArray[np.bool_] = (started[:, last] - started[:, first]) > 0
-    return covered
+    padded = np.zeros((height, width + 2), dtype=np.int8)
+    padded[:, 1:-1] = ink
+    switches = np.diff(padded.ravel())
+    starts = np.flatnonzero(switches == 1) + 1
+    ends = np.flatnonzero(switches == -1) + 1
+    long = ends - starts >= length
+    covered = np.zeros(padded.size, dtype=bool)
+    for start, end in zip(starts[long].tolist(), ends[long].tolist(), strict=True):
+        covered[start:end] = True
+    runs: npt.NDArray[np.bool_] = covered.reshape(height, width + 2)[:, 1:-1]
+    return runs
 
 
 def _smeared(ink: npt.NDArray[np.bool_], along: int) -> npt.NDArray[np.bool_]:
@@ -327,7 +329,7 @@ def without_rules(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.boo
     it they are not, since the characters of a line nearly touch.
     """
     rules = _long_runs(_smeared(ink, 0), length)
-    rules |= _long_runs(_smeared(ink.T, 1), length).T
+    rules |= _long_runs(_smeared(np.ascontiguousarray(ink.T), 1), length).T
     if not rules.any():
         return ink
     kept: npt.NDArray[np.bool_] = ink & ~rules
