@@ -153,11 +153,11 @@ _CHINESE_DATE = re.compile(
     f"([{_CN}]{{4}}){_SPACE}年{_SPACE}([{_CN}十]{{1,3}}){_SPACE}月"
     f"{_SPACE}([{_CN}十]{{1,3}}){_SPACE}日"
 )
-# 长期 (or 永久), with 有效 after it or not; right after the dash or 至 that
-# ends a period, 长 and any one character (长其, 长朗: 期 misread), since
-# nothing else follows there.
+# 长期 (or 永久), with 有效 after it or not, or 无固定期限; right after the
+# dash or 至 that ends a period, 长 and any one character (长其, 长朗: 期
+# misread), since nothing else follows there.
 _LONG_TERM = re.compile(
-    r"长\s*期(?:\s*有\s*效)?|永\s*久(?:\s*有\s*效)?"
+    r"长\s*期(?:\s*有\s*效)?|永\s*久(?:\s*有\s*效)?|无\s*固\s*定\s*期\s*限"
     r"|(?<=[-~—–至])\s*长\s*[\u4e00-\u9fff]"
 )
 

@@ -74,7 +74,7 @@ def test_a_speck_beside_or_inside_a_full_number_is_left_out(text: str) -> None:
     assert value == "2024-11-02"
 
 
-@pytest.mark.parametrize("end", ["长期", "长其", "长期有效"])
+@pytest.mark.parametrize("end", ["长期", "长其", "长期有效", "无固定期限"])
 def test_a_period_ending_in_long_term_misread_after_its_dash_is_long_term(
     end: str,
 ) -> None:
