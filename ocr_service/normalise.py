@@ -47,10 +47,11 @@ __all__ = [
 
 LONG_TERM = "long-term"
 
-# What the first character of a licence or approval number is: a province's
-# abbreviation, or 国 for a national one.
+# What the first character of a licence or approval number is: the
+# abbreviation of a mainland province (whose drug authorities issue these
+# numbers; Hong Kong, Macao and Taiwan issue none), or 国 for a national one.
 NUMBER_PREFIXES = (
-    "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新港澳台国"
+    "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新国"
 )
 
 # A drug approval number: 国药准字, the letter of its class (H chemical, Z
