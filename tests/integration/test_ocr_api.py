@@ -9,6 +9,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from ocr_service.samples import render
 from read_api.settings import Settings
 from tests.integration.helpers import Api, running_api
 from tests.integration.test_ocr_recognition import VALID_USCC, licence_png
@@ -108,3 +109,38 @@ def test_a_licence_meant_for_a_record_is_proposed_as_its_type_and_card(
     assert proposal["card"]["uscc"]["value"] == VALID_USCC
     assert 0 < proposal["card"]["uscc"]["confidence"] <= 1
     assert elsewhere["qualification_type"] is None
+
+
+def test_an_id_card_meant_for_a_delegate_proposes_the_persons_name_number_and_validity(
+    api: Api,
+) -> None:
+    front, back = render("id_card_front", 3), render("id_card_back", 3)
+    admin = api.verified()["headers"]
+    delegate = api.post(
+        "/api/v1/library/records",
+        admin,
+        {
+            "kind": "delegate",
+            "base": {
+                "person_name": front.truth["person_name"],
+                "id_number": front.truth["id_number"],
+                "enterprise_name": "某某医药有限公司",
+            },
+        },
+        201,
+    )["record_id"]
+
+    proposals = [
+        api.client.post(
+            f"/api/v1/library/records/{delegate}/proposals",
+            files={"file": (name, sample.encode("JPEG"))},
+            headers=admin,
+        ).json()
+        for name, sample in (("身份证正面.jpg", front), ("身份证反面.jpg", back))
+    ]
+
+    assert [p["qualification_type"] for p in proposals] == ["id_card", "id_card"]
+    assert proposals[0]["base"]["person_name"] == front.truth["person_name"]
+    assert proposals[0]["base"]["id_number"] == front.truth["id_number"]
+    assert proposals[0]["card"]["id_number"]["value"] == front.truth["id_number"]
+    assert proposals[1]["card"]["valid_until"]["value"] == back.truth["valid_until"]
