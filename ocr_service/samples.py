@@ -713,6 +713,8 @@ def _layout_page(
     if row_tops and decor.random() < _RULED:
         row_tops.append(y)
         _rule_table(pen, row_tops, sorted(columns), margin, image.width - margin, body)
+    # A seal goes over the last row (the issuer's date), or on a ruled page
+    # over the table's last rule; over the footer, if there is one.
     stamp_at = (image.width - margin - pen.px(40), row_tops[-1] if row_tops else y)
     for paragraph in document.paragraphs:
         y += pen.px(3)
