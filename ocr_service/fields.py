@@ -66,6 +66,7 @@ from typing import Any
 from ocr_service.matching import find_all
 from ocr_service.normalise import (
     LONG_TERM,
+    NUMBER_PREFIXES,
     SURNAMES,
     DateMatch,
     find_dates,
@@ -73,6 +74,7 @@ from ocr_service.normalise import (
     normalise_date,
     number_in_shape,
     parse_term,
+    province_of,
     repair_credit_code,
     repair_id_number,
 )
@@ -927,6 +929,41 @@ def _fill_from_page(
             fields["sex"] = Field(
                 sex, number.confidence * 0.95, previous.box if previous else number.box
             )
+    _agree_with_province(fields)
+
+
+def _agree_with_province(fields: dict[str, Field]) -> None:
+    """A provincial number begins with its province's abbreviation, and a
+    province's authority (or a city's, in it) issues it to an enterprise in
+    that province. Where the issuing authority names a province and a number
+    begins with another Chinese character, that character was misread and
+    is the province's; where the authority names none (a city's), the
+    address's province stands for it, and where no authority was read, the
+    address's province puts right a number that begins with another
+    province's abbreviation. A national authority's numbers begin with 国
+    and are left alone."""
+    authority = fields.get("issuing_authority")
+    address = fields.get("address")
+    if authority is not None and authority.value.startswith("国家"):
+        return
+    for key in ("licence_no", "approval_no"):
+        number = fields.get(key)
+        if number is None or not "\u4e00" <= number.value[:1] <= "\u9fff":
+            continue
+        first = number.value[0]
+        if first == "国":
+            continue
+        province = province_of(authority.value) if authority is not None else None
+        # With no authority read, a first character that is no abbreviation
+        # may be a misread 国: only another province's is put right then.
+        known = authority is not None or first in NUMBER_PREFIXES
+        if province is None and address is not None and known:
+            province = province_of(address.value)
+        if province is None or first in province:
+            continue
+        fields[key] = Field(
+            province[0] + number.value[1:], number.confidence * 0.9, number.box
+        )
 
 
 # A row the first reading lost: a gap between two rows holding labels at

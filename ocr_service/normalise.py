@@ -33,6 +33,7 @@ from aggregates.identifiers import InvalidIdentifier, check_id_number, repair_us
 __all__ = [
     "LONG_TERM",
     "NUMBER_PREFIXES",
+    "PROVINCES",
     "SURNAMES",
     "DateMatch",
     "Term",
@@ -41,6 +42,7 @@ __all__ = [
     "normalise_date",
     "number_in_shape",
     "parse_term",
+    "province_of",
     "repair_credit_code",
     "repair_id_number",
 ]
@@ -53,6 +55,51 @@ LONG_TERM = "long-term"
 NUMBER_PREFIXES = (
     "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新国"
 )
+
+# The provinces by the names that begin an address or an authority's name,
+# with the abbreviations their numbers begin with (the first one the usual).
+PROVINCES = {
+    "北京": "京",
+    "天津": "津",
+    "河北": "冀",
+    "山西": "晋",
+    "内蒙古": "蒙",
+    "辽宁": "辽",
+    "吉林": "吉",
+    "黑龙江": "黑",
+    "上海": "沪",
+    "江苏": "苏",
+    "浙江": "浙",
+    "安徽": "皖",
+    "福建": "闽",
+    "江西": "赣",
+    "山东": "鲁",
+    "河南": "豫",
+    "湖北": "鄂",
+    "湖南": "湘",
+    "广东": "粤",
+    "广西": "桂",
+    "海南": "琼",
+    "重庆": "渝",
+    "四川": "川",
+    "贵州": "黔贵",
+    "云南": "云滇",
+    "西藏": "藏",
+    "陕西": "陕秦",
+    "甘肃": "甘陇",
+    "青海": "青",
+    "宁夏": "宁",
+    "新疆": "新",
+}
+
+
+def province_of(text: str) -> str | None:
+    """The abbreviations of the province whose name ``text`` begins with."""
+    for name, short in PROVINCES.items():
+        if text.startswith(name):
+            return short
+    return None
+
 
 # A drug approval number: 国药准字, the letter of its class (H chemical, Z
 # Chinese medicine, S biological, J imported, B health food, T in-vitro

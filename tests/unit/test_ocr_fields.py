@@ -657,3 +657,56 @@ def test_labels_other_issuers_print_are_read_too(label: str, key: str) -> None:
     found = values(["营 业 执 照", f"{label}  {value}"])
 
     assert key in found
+
+
+def test_a_licence_number_begins_with_the_province_its_authority_names() -> None:
+    found = values(
+        [
+            "药品经营许可证",
+            "许可证编号  赣BB3273799",
+            "企业名称  厦门康宁医药有限公司",
+            "注册地址  福建省厦门市海沧区解放路57号",
+            "发证机关  福建省药品监督管理局",
+        ]
+    )
+
+    assert found["licence_no"] == "闽BB3273799"
+
+
+def test_a_city_authoritys_number_begins_with_its_addresss_province() -> None:
+    found = values(
+        [
+            "医疗器械经营许可证",
+            "许可证编号  细厦药监械经营许20231234号",
+            "企业名称  厦门康宁医药有限公司",
+            "住    所  福建省厦门市海沧区解放路57号",
+            "发证部门  厦门市市场监督管理局",
+        ]
+    )
+
+    assert found["licence_no"] == "闽厦药监械经营许20231234号"
+
+
+def test_a_national_number_is_left_as_read() -> None:
+    found = values(
+        [
+            "中华人民共和国医疗器械注册证",
+            "注册证编号  国械注准20243141234",
+            "注册人住所  福建省厦门市海沧区解放路57号",
+            "审批部门  国家药品监督管理局",
+        ]
+    )
+
+    assert found["approval_no"] == "国械注准20243141234"
+
+
+def test_with_no_authority_read_a_first_character_no_province_has_is_kept() -> None:
+    found = values(
+        [
+            "中华人民共和国医疗器械注册证",
+            "注册证编号  围械注准20243141234",
+            "注册人住所  福建省厦门市海沧区解放路57号",
+        ]
+    )
+
+    assert found["approval_no"].startswith("围")
