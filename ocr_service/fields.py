@@ -585,6 +585,9 @@ def _clean_name(text: str) -> str | None:
     return name if 2 <= len(name) <= 6 else None
 
 
+_APPROVAL_TAIL = re.compile(r"^(?:国?药)?准字([HZSJBTF]\d{8})$")
+
+
 def _clean_number(text: str) -> str | None:
     compact = fold(text).strip(_SEPARATORS + "-_")
     compact = re.sub(
@@ -637,6 +640,10 @@ def _read(
         return [(keys[0], name, 1.0)] if name else []
     if reads == "number":
         number = _clean_number(text)
+        if number:
+            # A drug approval number read without the head of its fixed
+            # 国药准字 but with its class letter and eight digits.
+            number = _APPROVAL_TAIL.sub(r"国药准字\1", number)
         return [(keys[0], number, 1.0)] if number else []
     value = _clean_text(text)
     # A date beside a value is the next row's (an issuer's name with the
@@ -738,11 +745,6 @@ def extract(
     return {key: fields[key] for key in FIELD_KEYS if key in fields}
 
 
-# What the first character of a licence or approval number may be: a
-# province's abbreviation, or 国 for a national one.
-_NUMBER_PREFIXES = frozenset(
-    "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵黔云滇藏陕秦甘陇青宁新港澳台国"
-)
 _REREAD = frozenset({"uscc", "id", "date", "term", "term_end", "validity", "number"})
 
 

@@ -710,3 +710,12 @@ def test_with_no_authority_read_a_first_character_no_province_has_is_kept() -> N
     )
 
     assert found["approval_no"].startswith("围")
+
+
+@pytest.mark.parametrize("read", ["药准字H20162205", "准字H20162205"])
+def test_an_approval_number_read_without_the_head_of_guoyaozhunzi_gets_it(
+    read: str,
+) -> None:
+    found = values(["检验报告书", f"批准文号  {read}"])
+
+    assert found["approval_no"] == "国药准字H20162205"
