@@ -33,7 +33,12 @@ Labels the first reading damaged are still found: a long label missing its
 first character at the start of a row, and an exact label in a second column
 whose value on the left ran up to it without a gap (the column is known from
 other rows' labels starting at the same place). A date of issue whose label
-was lost is the one date alone on its row below every label.
+was lost is the one date alone on its row below every label, or the date
+read on the issuer's line (which no issuer's name holds).
+
+Fields vouch for each other where the domain ties them: a provincial
+number's first character is the abbreviation of the province its authority
+(or the address, for a city's authority) names.
 
 The Chinese characters of names and free text are checked by their shape
 (``verify``, given by the service) before the value is read from them; a
