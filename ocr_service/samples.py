@@ -35,7 +35,7 @@ from aggregates.identifiers import (
     uscc_check_character,
 )
 from ocr_service.fonts import find_font
-from ocr_service.normalise import LONG_TERM
+from ocr_service.normalise import LONG_TERM, province_of
 
 __all__ = [
     "KINDS",
@@ -149,16 +149,6 @@ _DRUGS = (
     "硝苯地平缓释片",
     "葡萄糖注射液",
 )
-_PROVINCE_SHORT = {
-    "福建省": "闽",
-    "广东省": "粤",
-    "浙江省": "浙",
-    "江苏省": "苏",
-    "四川省": "川",
-    "湖北省": "鄂",
-    "山东省": "鲁",
-    "河南省": "豫",
-}
 _SCOPES = (
     "中成药、化学药制剂、抗生素制剂、生化药品、生物制品(除疫苗)",
     "第二类、第三类医疗器械批发;医疗器械技术咨询",
@@ -187,6 +177,13 @@ def make_id_number(rng: random.Random, born: date, male: bool) -> str:
     )
     first17 = rng.choice(_DIVISIONS) + born.strftime("%Y%m%d") + f"{sequence:03d}"
     return first17 + id_check_character(first17)
+
+
+def _short(province: str) -> str:
+    """The abbreviation numbers of ``province`` (福建省) begin with."""
+    found = province_of(province)
+    assert found is not None, province
+    return found[0]
 
 
 def _random_date(rng: random.Random, start: int, end: int) -> date:
@@ -315,7 +312,7 @@ def _drug_licence(rng: random.Random, manufacturing: bool) -> _Document:
     person = _person(rng)
     issued = _random_date(rng, 2019, 2024)
     until = _add_years(issued, 5) - timedelta(days=1)
-    short = _PROVINCE_SHORT.get(province, "闽")
+    short = _short(province)
     authority = f"{province}药品监督管理局"
     if manufacturing:
         number = f"{short}{issued.year}{rng.randrange(1, 9999):04d}"
@@ -372,7 +369,7 @@ def _device_registration(rng: random.Random) -> _Document:
         number = f"国械注准{issued.year}{rng.choice('23')}{rng.randrange(10**6):06d}"
         authority = "国家药品监督管理局"
     else:
-        short = _PROVINCE_SHORT.get(province, "闽")
+        short = _short(province)
         number = f"{short}械注准{issued.year}2{rng.randrange(10**6):06d}"
         authority = f"{province}药品监督管理局"
     product = rng.choice(_DEVICES)
@@ -413,7 +410,7 @@ def _device_distribution(rng: random.Random) -> _Document:
     person = _person(rng)
     issued = _random_date(rng, 2019, 2024)
     until = _add_years(issued, 5) - timedelta(days=1)
-    short = _PROVINCE_SHORT.get(province, "闽")
+    short = _short(province)
     number = f"{short}{city[:1]}药监械经营许{issued.year}{rng.randrange(10**4):04d}号"
     authority = f"{city}市场监督管理局"
     rows = [
