@@ -659,57 +659,59 @@ def test_labels_other_issuers_print_are_read_too(label: str, key: str) -> None:
     assert key in found
 
 
-def test_a_licence_number_begins_with_the_province_its_authority_names() -> None:
-    found = values(
-        [
+ADDRESS = "福建省厦门市海沧区解放路57号"
+
+
+@pytest.mark.parametrize(
+    ("title", "number_row", "authority_row", "key", "expected"),
+    [
+        pytest.param(
             "药品经营许可证",
             "许可证编号  赣BB3273799",
-            "企业名称  厦门康宁医药有限公司",
-            "注册地址  福建省厦门市海沧区解放路57号",
             "发证机关  福建省药品监督管理局",
-        ]
-    )
-
-    assert found["licence_no"] == "闽BB3273799"
-
-
-def test_a_city_authoritys_number_begins_with_its_addresss_province() -> None:
-    found = values(
-        [
+            "licence_no",
+            "闽BB3273799",
+            id="a number begins with the province its authority names",
+        ),
+        pytest.param(
             "医疗器械经营许可证",
             "许可证编号  细厦药监械经营许20231234号",
-            "企业名称  厦门康宁医药有限公司",
-            "住    所  福建省厦门市海沧区解放路57号",
             "发证部门  厦门市市场监督管理局",
-        ]
-    )
-
-    assert found["licence_no"] == "闽厦药监械经营许20231234号"
-
-
-def test_a_national_number_is_left_as_read() -> None:
-    found = values(
-        [
+            "licence_no",
+            "闽厦药监械经营许20231234号",
+            id="a city authority's number begins with its address's province",
+        ),
+        pytest.param(
             "中华人民共和国医疗器械注册证",
             "注册证编号  国械注准20243141234",
-            "注册人住所  福建省厦门市海沧区解放路57号",
             "审批部门  国家药品监督管理局",
-        ]
-    )
-
-    assert found["approval_no"] == "国械注准20243141234"
-
-
-def test_with_no_authority_read_a_first_character_no_province_has_is_kept() -> None:
-    found = values(
-        [
+            "approval_no",
+            "国械注准20243141234",
+            id="a national number is left as read",
+        ),
+        pytest.param(
             "中华人民共和国医疗器械注册证",
             "注册证编号  围械注准20243141234",
-            "注册人住所  福建省厦门市海沧区解放路57号",
-        ]
-    )
+            "",
+            "approval_no",
+            "围械注准20243141234",
+            id="with no authority read, a character no province has is kept",
+        ),
+    ],
+)
+def test_a_provincial_numbers_first_character_agrees_with_its_province(
+    title: str, number_row: str, authority_row: str, key: str, expected: str
+) -> None:
+    lines = [
+        title,
+        number_row,
+        "企业名称  厦门康宁医药有限公司",
+        f"住    所  {ADDRESS}",
+    ]
 
-    assert found["approval_no"].startswith("围")
+    found = values([*lines, authority_row] if authority_row else lines)
+
+    assert found[key] == expected
 
 
 @pytest.mark.parametrize("read", ["药准字H20162205", "准字H20162205"])
