@@ -338,10 +338,10 @@ def without_rules(ink: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.boo
 
 def estimate_line_height(ink: npt.NDArray[np.bool_]) -> float | None:
     """The median height, in pixels, of the bands of rows holding ink, or
-    ``None`` if there are none. Bands holding less than a tenth of the ink
-    of the heaviest bands (the ninetieth percentile) are left out: the bits
-    of a broken rule or of dirt between the lines, however many, are no
-    lines of text."""
+    ``None`` if there are none. Bands holding less than ``_LIGHT_BAND`` of
+    the ink of the heaviest bands (the ninetieth percentile) are left out:
+    the bits of a broken rule or of dirt between the lines, however many,
+    are no lines of text."""
     rows = ink.sum(axis=1)
     if rows.max(initial=0) == 0:
         return None
