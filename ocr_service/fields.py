@@ -653,13 +653,20 @@ def _read(
     value = _clean_text(text)
     # A date beside a value is the next row's (an issuer's name with the
     # date printed under it, the two read as one line on a skewed page).
-    value = _TRAILING_DATE.sub("", value)
+    trailing = _date_at_end(value)
+    if trailing is not None:
+        value = value[: trailing.start].rstrip()
     if keys[0] in _ENTERPRISES:
         value = _company_suffix(value)
     return [(keys[0], value, 1.0)] if len(value) >= 2 else []
 
 
-_TRAILING_DATE = re.compile(r"\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?$")
+def _date_at_end(text: str) -> DateMatch | None:
+    """The date ``text`` ends with, if it ends with one."""
+    dates = find_dates(text)
+    if dates and dates[-1].end >= len(text.rstrip()) - 1:
+        return dates[-1]
+    return None
 
 
 # Keys whose value is an enterprise's name, and the forms a company's name
@@ -900,18 +907,15 @@ def _fill_from_page(
         and "issued_on" not in fields
         and authority_row is not None
     ):
-        # The date printed under the issuer's name, or read on its line.
-        text = rows[authority_row].text
-        dates = find_dates(text)
-        if dates and dates[-1].end >= len(text.rstrip()) - 1:
-            span = _Span(((authority_row, dates[-1].start, dates[-1].end),))
+        # The date read on the issuer's line, or printed under it.
+        on_line = _date_at_end(rows[authority_row].text)
+        if on_line is not None:
+            span = _Span(((authority_row, on_line.start, on_line.end),))
             fields["issued_on"] = Field(
-                dates[-1].value, reader.confidence(span), to_original(reader.box(span))
+                on_line.value, reader.confidence(span), to_original(reader.box(span))
             )
         for index in range(authority_row + 1, min(len(rows), authority_row + 3)):
-            if "issued_on" in fields:
-                break
-            if reader.hits[index]:
+            if on_line is not None or reader.hits[index]:
                 break
             issued = normalise_date(rows[index].text)
             if issued:
